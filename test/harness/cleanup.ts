@@ -1,0 +1,41 @@
+/**
+ * Last-resort cleanup for test infrastructure: synchronous hooks that run when the process
+ * exits, including on SIGINT/SIGTERM/SIGHUP (an interrupted `node --test` run sends these to
+ * its file processes). Normal teardown still happens in `t.after`; these hooks only catch what
+ * an interrupted or crashed run would otherwise leave behind (processes, namespaces, temp dirs).
+ */
+const hooks = new Set<() => void>();
+let installed = false;
+
+function runHooks(): void {
+  for (const h of [...hooks].reverse()) {
+    hooks.delete(h);
+    try {
+      h();
+    } catch (err) {
+      process.stderr.write(`cleanup hook failed: ${(err as Error).message}\n`);
+    }
+  }
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', runHooks);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      runHooks();
+      // Re-raise so the exit status tells the parent how we ended.
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+/** Registers a synchronous cleanup; returns a function that unregisters it (after a normal teardown). */
+export function onExit(hook: () => void): () => void {
+  install();
+  hooks.add(hook);
+  return () => {
+    hooks.delete(hook);
+  };
+}
