@@ -101,6 +101,44 @@ function kubeconfigYaml(server: string, caPath: string, user: Record<string, str
   });
 }
 
+/** Starts a single-member etcd on free loopback ports and waits until it reports healthy. */
+export async function startEtcd(init: {
+  binary: string;
+  dir: string;
+  detached?: boolean;
+}): Promise<{ proc: ManagedProcess; url: string }> {
+  const [port, peerPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawnManaged({
+    name: 'etcd',
+    cmd: init.binary,
+    args: [
+      '--name=envtest',
+      `--data-dir=${join(init.dir, 'etcd-data')}`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=envtest=http://127.0.0.1:${peerPort}`,
+      // Test data is disposable: skip fsync so 2 cores are not spent waiting for the disk.
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ],
+    logFile: join(init.dir, 'etcd.log'),
+    detached: init.detached ?? false,
+  });
+  try {
+    await waitFor('etcd', 30_000, proc, async () => {
+      const res = await fetch(`${url}/health`);
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    });
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    throw err;
+  }
+  return { proc, url };
+}
+
 /**
  * Starts etcd and kube-apiserver on free loopback ports, with generated serving certificates, an
  * admin client certificate, ServiceAccount signing keys and RBAC authorization, and waits for
@@ -126,33 +164,10 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
   const admin = await issueCert(dir, 'admin', { cn: 'fedmesh-admin', orgs: ['system:masters'] }, { client: true });
   const sa = createServiceAccountKeys(dir);
 
-  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort(host)];
+  const apiPort = await freePort(host);
   const server = `https://${host}:${apiPort}`;
-  const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-
-  const etcd = spawnManaged({
-    name: 'etcd',
-    cmd: bin.etcd,
-    args: [
-      '--name=envtest',
-      `--data-dir=${join(dir, 'etcd-data')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=envtest=http://127.0.0.1:${peerPort}`,
-      // Test data is disposable: skip fsync so 2 cores are not spent waiting for the disk.
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-    ],
-    logFile: join(dir, 'etcd.log'),
-    detached,
-  });
+  const { proc: etcd, url: etcdUrl } = await startEtcd({ binary: bin.etcd, dir, detached });
   const tls = { ca: readFileSync(join(dir, 'ca.crt')), cert: readFileSync(admin.cert), key: readFileSync(admin.key) };
-  await waitFor('etcd', 30_000, etcd, async () => {
-    const res = await fetch(`${etcdUrl}/health`);
-    return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-  });
 
   const apiserverArgs = [
     `--etcd-servers=${etcdUrl}`,
