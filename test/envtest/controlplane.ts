@@ -46,8 +46,8 @@ export interface ControlPlane {
   userKubeconfig(user: string, groups?: string[]): Promise<string>;
   /** A KubeConfig authenticating with a bearer token (ServiceAccount tokens, node tokens). */
   tokenKubeConfig(token: string): KubeConfig;
-  /** Stops kube-apiserver only (etcd keeps the data), to test API outages. */
-  stopApiServer(): Promise<void>;
+  /** Stops kube-apiserver only (etcd keeps the data), to test API outages. SIGKILL for an abrupt loss. */
+  stopApiServer(signal?: NodeJS.Signals): Promise<void>;
   /** Starts kube-apiserver again on the same address after stopApiServer(). */
   startApiServer(): Promise<void>;
   readonly state: ControlPlaneState;
@@ -254,8 +254,8 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
       kc.loadFromString(kubeconfigYaml(server, join(dir, 'ca.crt'), { token }));
       return kc;
     },
-    async stopApiServer() {
-      await apiserver.stop('SIGTERM', 10_000);
+    async stopApiServer(signal = 'SIGTERM') {
+      await apiserver.stop(signal, 10_000);
     },
     async startApiServer() {
       if (apiserver.running()) return;

@@ -1,0 +1,110 @@
+/**
+ * A minimal Prometheus registry (text exposition format 0.0.4): gauges, counters and histograms
+ * with optional labels. Enough for fedmesh's few metrics without another dependency.
+ */
+
+type Labels = Record<string, string>;
+
+function key(labels: Labels | undefined): string {
+  if (!labels) return '';
+  const parts = Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+function num(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(v);
+}
+
+interface Metric {
+  render(): string[];
+}
+
+export interface Gauge {
+  set(v: number, labels?: Labels): void;
+}
+export interface Counter {
+  inc(by?: number, labels?: Labels): void;
+}
+export interface Histogram {
+  observe(v: number, labels?: Labels): void;
+}
+
+export interface Registry {
+  gauge(name: string, help: string, collect?: () => number | undefined): Gauge;
+  counter(name: string, help: string): Counter;
+  histogram(name: string, help: string, buckets: number[]): Histogram;
+  /** The whole registry in Prometheus text format. */
+  render(): string;
+}
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export function createRegistry(): Registry {
+  const metrics: Metric[] = [];
+  const header = (name: string, help: string, type: string) => [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  return {
+    gauge(name, help, collect) {
+      const values = new Map<string, number>();
+      metrics.push({
+        render: () => {
+          const v = collect?.();
+          if (v !== undefined) values.set('', v);
+          return [...header(name, help, 'gauge'), ...[...values].map(([k, x]) => `${name}${k} ${num(x)}`)];
+        },
+      });
+      return { set: (v, labels) => values.set(key(labels), v) };
+    },
+    counter(name, help) {
+      const values = new Map<string, number>([['', 0]]);
+      metrics.push({
+        render: () => [...header(name, help, 'counter'), ...[...values].map(([k, x]) => `${name}${k} ${num(x)}`)],
+      });
+      return {
+        inc: (by = 1, labels) => {
+          const k = key(labels);
+          values.set(k, (values.get(k) ?? 0) + by);
+        },
+      };
+    },
+    histogram(name, help, buckets) {
+      const sorted = [...buckets].sort((a, b) => a - b);
+      const series = new Map<string, { counts: number[]; sum: number; count: number; labels: Labels }>();
+      metrics.push({
+        render: () => {
+          const out = header(name, help, 'histogram');
+          const all = series.size
+            ? series
+            : new Map([['', { counts: sorted.map(() => 0), sum: 0, count: 0, labels: {} }]]);
+          for (const s of all.values()) {
+            sorted.forEach((b, i) => {
+              out.push(`${name}_bucket${key({ ...s.labels, le: num(b) })} ${s.counts[i]}`);
+            });
+            out.push(`${name}_bucket${key({ ...s.labels, le: '+Inf' })} ${s.count}`);
+            out.push(`${name}_sum${key(s.labels)} ${s.sum}`, `${name}_count${key(s.labels)} ${s.count}`);
+          }
+          return out;
+        },
+      });
+      return {
+        observe(v, labels = {}) {
+          const k = key(labels);
+          let s = series.get(k);
+          if (!s) {
+            s = { counts: sorted.map(() => 0), sum: 0, count: 0, labels };
+            series.set(k, s);
+          }
+          sorted.forEach((b, i) => {
+            if (v <= b) s.counts[i] = (s.counts[i] ?? 0) + 1;
+          });
+          s.sum += v;
+          s.count++;
+        },
+      };
+    },
+    render: () => `${metrics.flatMap((m) => m.render()).join('\n')}\n`,
+  };
+}

@@ -1,0 +1,160 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PrerequisiteError } from '../common/errors.ts';
+import { createKubeRest } from '../common/kube/rest.ts';
+import type { Logger } from '../common/log.ts';
+import { createRegistry } from '../common/metrics.ts';
+import { createLeaderElector } from './election/elector.ts';
+import { createLeaseLock } from './election/lock.ts';
+import { recordEvent } from './events.ts';
+import { buildHttpServer, type Check } from './http.ts';
+import { createFencingProbe } from './probe.ts';
+
+export interface GmInit {
+  /** This replica's identity in the Lease. */
+  id: string;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** HTTP (health, readiness, metrics) listen address. */
+  http: { host: string; port: number };
+  /** `leader`: /readyz is 200 only on the leader (keepalived VIP); `replica`: whenever it can serve LCs. */
+  readyz: 'leader' | 'replica';
+  /** Poll only, like client-go (no Lease watch): for comparisons. Default false. */
+  pollOnly?: boolean;
+  /** When set, the leader writes a heartbeat ConfigMap through the fencing guard at this interval (ms). */
+  fencingProbeIntervalMs?: number;
+}
+
+export interface GmComponents {
+  kc: KubeConfig;
+  log: Logger;
+}
+
+export interface Gm {
+  /** Runs until `signal` aborts, then stops leader work, releases the lease and closes listeners. */
+  start(signal: AbortSignal): Promise<void>;
+  /** The HTTP address actually bound (after start began listening). */
+  httpAddress(): string | undefined;
+}
+
+/** Wires one GM replica: elector, leader-only runnables, HTTP server, metrics. */
+export async function createGm(init: GmInit, components: GmComponents): Promise<Gm> {
+  const log = components.log;
+  const rest = await createKubeRest(components.kc);
+  // Fail fast with a clear message when the API server cannot be reached at all.
+  try {
+    await rest.request('GET', '/version', { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    rest.close();
+    throw new PrerequisiteError(`cannot reach the API server at ${rest.server}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+
+  const registry = createRegistry();
+  const transitions = registry.counter('fedmesh_gm_leader_transitions_total', 'Times this replica started leading.');
+  const renewLatency = registry.histogram(
+    'fedmesh_gm_lease_renew_duration_seconds',
+    'Latency of lease acquire/renew attempts.',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+
+  const lock = createLeaseLock({ namespace: init.leaseNamespace, name: init.leaseName, identity: init.id }, rest);
+  const event = (reason: string, message: string) =>
+    recordEvent(
+      rest,
+      {
+        namespace: init.leaseNamespace,
+        involved: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: init.leaseName, uid: lock.uid() },
+        reason,
+        message,
+        instance: init.id,
+      },
+      AbortSignal.timeout(2000),
+    ).catch((err) => log.debug({ err }, 'event not recorded'));
+
+  const leaderRunnables: Array<{ start(signal: AbortSignal): Promise<void> }> = [];
+  const elector = createLeaderElector(
+    {
+      leaseDurationMs: init.leaseDurationMs,
+      renewDeadlineMs: init.renewDeadlineMs,
+      retryPeriodMs: init.retryPeriodMs,
+      watch: !init.pollOnly,
+    },
+    {
+      lock,
+      log,
+      observer: { renewAttempt: (ms, ok) => renewLatency.observe(ms / 1000, { result: ok ? 'success' : 'failure' }) },
+      callbacks: {
+        async onStartedLeading(signal) {
+          transitions.inc();
+          void event('LeaderElection', `${init.id} became leader`);
+          await Promise.all(leaderRunnables.map((r) => r.start(signal)));
+        },
+        onStoppedLeading(reason) {
+          void event('LeaderElection', `${init.id} stopped leading: ${reason}`);
+        },
+      },
+    },
+  );
+  registry.gauge('fedmesh_gm_is_leader', '1 while this replica leads with a trusted lease.', () =>
+    elector.isLeader() ? 1 : 0,
+  );
+  registry.gauge(
+    'fedmesh_gm_lease_last_renew_age_seconds',
+    'Seconds since the last successful lease renew was sent (absent when not leading).',
+    () => {
+      const age = elector.status().lastRenewAgeMs;
+      return age === undefined ? undefined : age / 1000;
+    },
+  );
+  if (init.fencingProbeIntervalMs) {
+    leaderRunnables.push(
+      createFencingProbe(
+        {
+          namespace: init.leaseNamespace,
+          name: `${init.leaseName}-fencing-probe`,
+          identity: init.id,
+          intervalMs: init.fencingProbeIntervalMs,
+        },
+        { rest, guard: elector.guard, log },
+      ),
+    );
+  }
+
+  const apiCheck: Check = {
+    name: 'api',
+    failure: () => {
+      const age = elector.status().apiContactAgeMs;
+      return age !== undefined && age < init.leaseDurationMs
+        ? undefined
+        : 'no successful API contact within the lease duration';
+    },
+  };
+  const readyz: Check[] =
+    init.readyz === 'leader'
+      ? [{ name: 'leader', failure: () => (elector.isLeader() ? undefined : 'not the leader') }]
+      : [
+          apiCheck,
+          { name: 'lease-watch', failure: () => (elector.status().watchSynced ? undefined : 'lease watch not synced') },
+        ];
+  const app = buildHttpServer({ readyz, livez: [{ name: 'ping', failure: () => undefined }] }, { registry, log });
+  let address: string | undefined;
+
+  return {
+    httpAddress: () => address,
+    async start(signal) {
+      address = await app.listen({ host: init.http.host, port: init.http.port });
+      log.info({ address, readyz: init.readyz, identity: init.id }, 'gm started');
+      try {
+        await elector.run(signal);
+      } finally {
+        await app.close();
+        rest.close();
+        log.info('gm stopped');
+      }
+    },
+  };
+}

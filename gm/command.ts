@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { CommandSpec } from '../common/cli/command.ts';
+import { parseDuration } from '../common/duration.ts';
+import { ConfigError } from '../common/errors.ts';
+import { loadKubeConfig } from '../common/kube/config.ts';
+import { createLogger } from '../common/log.ts';
+import { createGm } from './app.ts';
+import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './election/constants.ts';
+import { validateTiming } from './election/timing.ts';
+import { parseListen } from './http.ts';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dnsName = (what: string) => (v: string) => {
+  if (v.length > 63 || !DNS_LABEL.test(v)) throw new ConfigError(`${what} must be a DNS label`);
+  return v;
+};
+
+export const gmCommand: CommandSpec = {
+  name: 'gm',
+  summary: 'run a Global Manager replica (leader election, /readyz for a VIP, LC hub)',
+  flags: {
+    kubeconfig: { description: 'kubeconfig file (default: in-cluster, then $KUBECONFIG)', value: 'FILE' },
+    id: { description: 'identity in the Lease (default: hostname plus a short random suffix)', value: 'ID' },
+    'lease-namespace': {
+      description: 'namespace of the Lease',
+      value: 'NS',
+      default: 'sedna',
+      parse: dnsName('lease namespace'),
+    },
+    'lease-name': {
+      description: 'name of the Lease',
+      value: 'NAME',
+      default: 'fedmesh-gm',
+      parse: dnsName('lease name'),
+    },
+    'lease-duration': {
+      description: 'how long standbys wait before taking an unrenewed lease',
+      value: 'DURATION',
+      default: '15s',
+      parse: parseDuration,
+    },
+    'renew-deadline': {
+      description: 'how long the leader retries renewing before it fences itself',
+      value: 'DURATION',
+      default: '10s',
+      parse: parseDuration,
+    },
+    'retry-period': {
+      description: 'interval of renewals and of standby polls',
+      value: 'DURATION',
+      default: '2s',
+      parse: parseDuration,
+    },
+    'http-listen': {
+      description: 'health, readiness and metrics endpoint',
+      value: 'HOST:PORT',
+      default: '0.0.0.0:8080',
+      parse: parseListen,
+    },
+    'ws-listen': {
+      description: 'WebSocket endpoint for LCs (the hub)',
+      value: 'HOST:PORT',
+      default: '0.0.0.0:9000',
+      parse: parseListen,
+    },
+    readyz: {
+      description:
+        "'leader': 200 only on the leader (for a keepalived VIP); 'replica': 200 whenever this replica can serve LCs",
+      value: 'MODE',
+      default: 'leader',
+      parse: (v) => {
+        if (v !== 'leader' && v !== 'replica') throw new ConfigError("expected 'leader' or 'replica'");
+        return v;
+      },
+    },
+    'poll-only': {
+      description: "don't watch the Lease; acquire only on polls, as client-go does (for comparisons)",
+      type: 'boolean',
+    },
+    'fencing-probe-interval': {
+      description: 'diagnostic: the leader writes a heartbeat ConfigMap through the fencing guard this often',
+      value: 'DURATION',
+      parse: parseDuration,
+    },
+  },
+  details: [
+    'Durations take a unit: 2s, 1500ms, 1m. Rule: lease-duration > renew-deadline > 1.2 × retry-period;',
+    'the lease duration is whole seconds (the Lease stores leaseDurationSeconds).',
+    'SIGTERM stops leader work, releases the lease, closes listeners and exits 0.',
+  ].join('\n'),
+  async run({ flags }) {
+    const f = flags as {
+      kubeconfig?: string;
+      id?: string;
+      'lease-namespace': string;
+      'lease-name': string;
+      'lease-duration': number;
+      'renew-deadline': number;
+      'retry-period': number;
+      'http-listen': { host: string; port: number };
+      readyz: 'leader' | 'replica';
+      'poll-only': boolean;
+      'fencing-probe-interval'?: number;
+    };
+    validateTiming(
+      f['lease-duration'] ?? DEFAULT_LEASE_DURATION_MS,
+      f['renew-deadline'] ?? DEFAULT_RENEW_DEADLINE_MS,
+      f['retry-period'] ?? DEFAULT_RETRY_PERIOD_MS,
+    );
+    const id = f.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+    const { kc, source } = loadKubeConfig(f.kubeconfig);
+    const log = createLogger({ component: 'gm', node: id });
+    log.info({ kubeconfig: source }, 'loaded cluster configuration');
+    const ac = new AbortController();
+    const onSignal = (sig: string) => {
+      log.info({ signal: sig }, 'shutting down');
+      ac.abort();
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    const gm = await createGm(
+      {
+        id,
+        leaseNamespace: f['lease-namespace'],
+        leaseName: f['lease-name'],
+        leaseDurationMs: f['lease-duration'],
+        renewDeadlineMs: f['renew-deadline'],
+        retryPeriodMs: f['retry-period'],
+        http: f['http-listen'],
+        readyz: f.readyz,
+        pollOnly: f['poll-only'],
+        fencingProbeIntervalMs: f['fencing-probe-interval'],
+      },
+      { kc, log },
+    );
+    await gm.start(ac.signal);
+    return 0;
+  },
+};
