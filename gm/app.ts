@@ -27,6 +27,11 @@ export interface GmInit {
   fencingProbeIntervalMs?: number;
 }
 
+/** A long-running part of the GM: resolves once fully stopped after `signal` aborted. */
+export interface Runnable {
+  start(signal: AbortSignal): Promise<void>;
+}
+
 export interface GmComponents {
   kc: KubeConfig;
   log: Logger;
@@ -75,7 +80,12 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
       AbortSignal.timeout(2000),
     ).catch((err) => log.debug({ err }, 'event not recorded'));
 
-  const leaderRunnables: Array<{ start(signal: AbortSignal): Promise<void> }> = [];
+  // Leader-only work (operators, the fencing probe) starts with each term and stops when it ends.
+  // Work for every replica (the LC hub) runs from start to shutdown, leader or not.
+  const leaderRunnables: Runnable[] = [];
+  const replicaRunnables: Runnable[] = [];
+  // Readiness of replica-wide components (e.g. hub caches synced), added to /readyz in replica mode.
+  const replicaChecks: Check[] = [];
   const elector = createLeaderElector(
     {
       leaseDurationMs: init.leaseDurationMs,
@@ -139,8 +149,12 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
       : [
           apiCheck,
           { name: 'lease-watch', failure: () => (elector.status().watchSynced ? undefined : 'lease watch not synced') },
+          ...replicaChecks,
         ];
-  const app = buildHttpServer({ readyz, livez: [{ name: 'ping', failure: () => undefined }] }, { registry, log });
+  const app = buildHttpServer(
+    { readyz, livez: [{ name: 'ping', failure: () => undefined }], replicaId: init.id },
+    { registry, log },
+  );
   let address: string | undefined;
 
   return {
@@ -149,7 +163,7 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
       address = await app.listen({ host: init.http.host, port: init.http.port });
       log.info({ address, readyz: init.readyz, identity: init.id }, 'gm started');
       try {
-        await elector.run(signal);
+        await Promise.all([elector.run(signal), ...replicaRunnables.map((r) => r.start(signal))]);
       } finally {
         await app.close();
         rest.close();

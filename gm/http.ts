@@ -14,6 +14,8 @@ export interface HttpServerInit {
   readyz: Check[];
   /** Checks behind /livez and /healthz (process-level). */
   livez: Check[];
+  /** Sent as `x-fedmesh-replica` on every response, so a client behind a VIP sees who answered. */
+  replicaId?: string;
 }
 
 export interface HttpServerComponents {
@@ -32,7 +34,18 @@ function report(checks: Check[]): { ok: boolean; body: string } {
 
 /** Builds (does not start) the GM's HTTP server: health, readiness, metrics. */
 export function buildHttpServer(init: HttpServerInit, components: HttpServerComponents) {
-  const app = Fastify({ loggerInstance: components.log.child({ component: 'gm.http' }), disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: components.log.child({ component: 'gm.http' }),
+    disableRequestLogging: true,
+    // Unknown query parameters are an error, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  if (init.replicaId) {
+    const id = init.replicaId;
+    app.addHook('onSend', async (_req, reply) => {
+      reply.header('x-fedmesh-replica', id);
+    });
+  }
   const probe = (checks: Check[]) => async (req: { query: unknown }, reply: import('fastify').FastifyReply) => {
     const r = report(checks);
     const verbose = typeof req.query === 'object' && req.query !== null && 'verbose' in req.query;
