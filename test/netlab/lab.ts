@@ -56,6 +56,12 @@ export interface Lab {
   addSegment(name: string): Promise<Segment>;
   addHost(name: string, init: HostInit): Promise<Host>;
   host(name: string): Host;
+  /**
+   * Connects the root namespace (where the test process and envtest's API server run) to a
+   * segment with `address`, so lab hosts can reach a server the test started. The link is
+   * removed with the lab.
+   */
+  attachRoot(segment: string, address: string): Promise<{ dev: string; ip: string }>;
   /** Stops every process, deletes every namespace, link and bridge; idempotent. */
   destroy(): Promise<void>;
 }
@@ -109,6 +115,15 @@ function destroySync(id: string): void {
       // Deleted concurrently.
     }
   }
+  // Root-side ends of attachRoot links go with their peers, but asynchronously: delete them now.
+  try {
+    const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+    for (const m of links.matchAll(new RegExp(`^\\d+: (fm${id}-r\\d+)[@:]`, 'gm'))) {
+      execFileSync('ip', ['link', 'del', 'dev', m[1] as string], { stdio: 'ignore' });
+    }
+  } catch {
+    // Already gone with the switch namespace.
+  }
   rmSync(join(STATE_DIR, id), { force: true });
 }
 
@@ -157,6 +172,7 @@ export async function createLab(): Promise<Lab> {
   const hosts = new Map<string, Host>();
   const procs = new Set<ManagedProcess>();
   let destroyed = false;
+  let rootLinks = 0;
 
   const lab: Lab = {
     id,
@@ -227,6 +243,21 @@ export async function createLab(): Promise<Lab> {
       };
       hosts.set(name, host);
       return host;
+    },
+    async attachRoot(segment, address) {
+      if (!TEST_NET.test(address)) throw new ConfigError(`${address}: use 198.18.0.0/15 only`);
+      const seg = segments.get(segment);
+      if (!seg) throw new ConfigError(`unknown segment ${segment}`);
+      const dev = `fm${id}-r${rootLinks}`;
+      const peer = `root-${rootLinks++}`;
+      // The root end carries the lab id in its name: parallel labs cannot clash, and deleting the
+      // switch namespace removes the pair.
+      await ip(['link', 'add', dev, 'type', 'veth', 'peer', 'name', peer, 'netns', sw]);
+      await ip(['-n', sw, 'link', 'set', peer, 'master', seg.bridge]);
+      await ip(['-n', sw, 'link', 'set', peer, 'up']);
+      await ip(['addr', 'add', address.includes('/') ? address : `${address}/24`, 'dev', dev]);
+      await ip(['link', 'set', dev, 'up']);
+      return { dev, ip: address.split('/')[0] as string };
     },
     host(name) {
       const h = hosts.get(name);

@@ -82,3 +82,22 @@ test('a router forwards between two segments', async (t) => {
   }
   assert.equal(body, 'host-b');
 });
+
+test('the root namespace can join a segment: hosts reach a server the test runs', async (t) => {
+  const lab = await createLab();
+  t.after(() => lab.destroy());
+  await lab.addSegment('lan');
+  const root = await lab.attachRoot('lan', '198.18.0.254/24');
+  const a = await lab.addHost('a', { links: [{ segment: 'lan', address: '198.18.0.1/24' }] });
+  const { createServer } = await import('node:http');
+  const srv = createServer((_q, s) => s.end('root')).listen(0, root.ip);
+  t.after(() => srv.close());
+  await new Promise((r) => srv.once('listening', r));
+  const port = (srv.address() as { port: number }).port;
+  let body: string | undefined;
+  for (let i = 0; i < 30 && body === undefined; i++) body = await reachable(a, `http://${root.ip}:${port}/`);
+  assert.equal(body, 'root');
+  await lab.destroy();
+  const { execFileSync } = await import('node:child_process');
+  assert.doesNotMatch(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }), new RegExp(root.dev));
+});
