@@ -38,7 +38,8 @@ async function startClientGo(namespace: string, id: string) {
   return {
     id,
     events,
-    leading: () => events.filter((e) => e.event === 'started').length > events.filter((e) => e.event === 'stopped').length,
+    leading: () =>
+      events.filter((e) => e.event === 'started').length > events.filter((e) => e.event === 'stopped').length,
     signal: (s: NodeJS.Signals) => child.kill(s),
     exited,
     async stop() {
