@@ -4,6 +4,7 @@
  * command spec; this file only wires them and turns the result into an exit code.
  */
 import { type CommandSpec, runCli } from '../common/cli/command.ts';
+import { keepalivedCommand } from '../deploy/keepalived/command.ts';
 import { gmCommand } from '../gm/command.ts';
 import { envtestCommand } from './envtest.ts';
 import { sandboxCommand } from './sandbox.ts';
@@ -11,7 +12,7 @@ import { sandboxCommand } from './sandbox.ts';
 const root: CommandSpec = {
   name: 'fedmesh',
   summary: 'a highly available Sedna-style edge-AI control plane',
-  subcommands: [gmCommand, sandboxCommand, envtestCommand],
+  subcommands: [gmCommand, keepalivedCommand, sandboxCommand, envtestCommand],
 };
 
 process.exitCode = await runCli(root, process.argv.slice(2));

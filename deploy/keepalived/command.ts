@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { loadYaml } from '@kubernetes/client-node';
+import type { CommandSpec } from '../../common/cli/command.ts';
+import { parseDuration } from '../../common/duration.ts';
+import { ConfigError } from '../../common/errors.ts';
+import { createLogger } from '../../common/log.ts';
+import { runReadinessFileLoop } from './readiness-file.ts';
+import { renderKeepalivedConf, validateKeepalivedInit } from './render.ts';
+
+/** `fedmesh keepalived ...`: render a node's keepalived.conf; feed a sub-second track_file. */
+export const keepalivedCommand: CommandSpec = {
+  name: 'keepalived',
+  summary: 'keepalived beside the GM: render keepalived.conf, run the sub-second readiness feeder',
+  subcommands: [
+    {
+      name: 'render',
+      summary: 'render keepalived.conf from typed options (JSON or YAML) to stdout',
+      flags: {
+        config: { description: 'options file (KeepalivedInit, see deploy/keepalived/README.md)', value: 'FILE' },
+      },
+      details: 'Gate the result on the real thing: keepalived -e -t -f FILE',
+      async run({ flags, path }) {
+        const file = flags.config as string | undefined;
+        if (!file) throw new ConfigError(`${path}: --config is required`);
+        let opts: unknown;
+        try {
+          opts = loadYaml(readFileSync(file, 'utf8'));
+        } catch (err) {
+          throw new ConfigError(`${file}: ${(err as Error).message}`, { cause: err });
+        }
+        validateKeepalivedInit(opts);
+        process.stdout.write(renderKeepalivedConf(opts));
+        return 0;
+      },
+    },
+    {
+      name: 'readiness-file',
+      summary: "poll the GM's /readyz and keep keepalived's track_file current (0 ready, 1 not) until SIGTERM",
+      flags: {
+        url: { description: 'readiness URL', value: 'URL', default: 'http://127.0.0.1:8080/readyz' },
+        path: { description: 'track_file path (the file readiness check)', value: 'FILE' },
+        interval: { description: 'poll interval', value: 'DURATION', default: '200ms', parse: parseDuration },
+      },
+      async run({ flags, path }) {
+        const file = flags.path as string | undefined;
+        if (!file) throw new ConfigError(`${path}: --path is required`);
+        const ac = new AbortController();
+        for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
+        await runReadinessFileLoop({
+          url: flags.url as string,
+          path: file,
+          intervalMs: flags.interval as number,
+          signal: ac.signal,
+          log: createLogger({ component: 'keepalived.readiness' }),
+        });
+        return 0;
+      },
+    },
+  ],
+};
