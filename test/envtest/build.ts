@@ -10,11 +10,13 @@ import { ETCD_VERSION, KUBERNETES_VERSION } from './versions.ts';
 
 const run = promisify(execFile);
 const GO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'go');
-const BINARIES = ['kube-apiserver', 'etcd'] as const;
+const BINARIES = ['kube-apiserver', 'etcd', 'leader-elect'] as const;
 
 export interface Binaries {
   kubeApiserver: string;
   etcd: string;
+  /** A client-go leader election participant (tools/leaderelection, LeaseLock), for interop tests. */
+  leaderElect: string;
   dir: string;
 }
 
@@ -41,7 +43,7 @@ export function cacheDir(): string {
 
 function present(dir: string): Binaries | undefined {
   if (!BINARIES.every((b) => existsSync(join(dir, b)))) return undefined;
-  return { kubeApiserver: join(dir, 'kube-apiserver'), etcd: join(dir, 'etcd'), dir };
+  return { kubeApiserver: join(dir, 'kube-apiserver'), etcd: join(dir, 'etcd'), leaderElect: join(dir, 'leader-elect'), dir };
 }
 
 /**
