@@ -104,6 +104,11 @@ export function crdManifest(kind: KindName): V1CustomResourceDefinition {
   return loadYaml<V1CustomResourceDefinition>(JSON.stringify(crdObject(kindDefinition(kind))));
 }
 
+/** The CRD of `kind` as plain wire-form JSON (`x-kubernetes-...` keys), for raw REST clients and server-side apply. */
+export function crdJson(kind: KindName): Record<string, unknown> {
+  return crdObject(kindDefinition(kind)) as Record<string, unknown>;
+}
+
 /** File name of the generated CRD of `kind`, relative to crds/: `sedna.io_<plural>.yaml`. */
 export function crdFileName(kind: KindName): string {
   return `${GROUP}_${kindDefinition(kind).plural}.yaml`;

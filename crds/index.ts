@@ -3,7 +3,8 @@
  * definition come the TS types, the validators used on the wire, and the CRD YAML (generate.ts).
  */
 export { API_VERSION, CATEGORIES, GROUP, VERSION } from './constants.ts';
-export { crdFileName, crdManifest, crdYaml } from './crd.ts';
+export { crdFileName, crdJson, crdManifest, crdYaml } from './crd.ts';
+export { installCrds } from './install.ts';
 export {
   isKindName,
   KINDS,

@@ -23,11 +23,16 @@ function install(): void {
   installed = true;
   process.on('exit', runHooks);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
+    const onSignal = (): void => {
+      // A program that handles this signal itself (the sandbox, a GM) shuts down on its own; the
+      // 'exit' hook still catches whatever its shutdown leaves behind.
+      if (process.listenerCount(sig) > 1) return;
       runHooks();
-      // Re-raise so the exit status tells the parent how we ended.
+      // Re-raise with the default action so the exit status tells the parent how we ended.
+      process.removeListener(sig, onSignal);
       process.kill(process.pid, sig);
-    });
+    };
+    process.on(sig, onSignal);
   }
 }
 
