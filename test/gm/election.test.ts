@@ -149,3 +149,24 @@ test('a leader paused past its lease refuses writes after SIGCONT and steps down
   const lateWrites = writes.slice(firstOther).filter((w) => w.holder === paused.id);
   assert.deepEqual(lateWrites, [], 'no write from the old leader after the new leader began');
 });
+
+test('readyz in replica mode: ready whenever the replica can serve LCs, leader or not; not when the API is gone', async (t) => {
+  const namespace = await env.namespace(t);
+  const replicas = await Promise.all(
+    ['a', 'b'].map((id) => startReplica(env.plane, { id, namespace, readyz: 'replica' })),
+  );
+  t.after(() => Promise.all(replicas.map((r) => r.proc.stop('SIGKILL'))));
+  t.after(() => env.plane.startApiServer());
+  const both = async () => (await Promise.all(replicas.map((r) => r.readyz()))).join(',');
+  const until = async (want: string, ms: number) => {
+    const deadline = performance.now() + ms;
+    while ((await both()) !== want && performance.now() < deadline) await sleep(100);
+    return both();
+  };
+  assert.equal(await until('200,200', 10_000), '200,200', 'leader and standby are both ready');
+  await env.plane.stopApiServer('SIGKILL');
+  // No API contact for a whole lease duration: not ready (its caches cannot be trusted).
+  assert.equal(await until('503,503', LEASE_MS + 3000), '503,503');
+  await env.plane.startApiServer();
+  assert.equal(await until('200,200', 15_000), '200,200');
+});
