@@ -43,7 +43,12 @@ export function cacheDir(): string {
 
 function present(dir: string): Binaries | undefined {
   if (!BINARIES.every((b) => existsSync(join(dir, b)))) return undefined;
-  return { kubeApiserver: join(dir, 'kube-apiserver'), etcd: join(dir, 'etcd'), leaderElect: join(dir, 'leader-elect'), dir };
+  return {
+    kubeApiserver: join(dir, 'kube-apiserver'),
+    etcd: join(dir, 'etcd'),
+    leaderElect: join(dir, 'leader-elect'),
+    dir,
+  };
 }
 
 /**
