@@ -67,8 +67,10 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
   );
 
   const lock = createLeaseLock({ namespace: init.leaseNamespace, name: init.leaseName, identity: init.id }, rest);
-  const event = (reason: string, message: string) =>
-    recordEvent(
+  // Events in flight are awaited before shutdown closes the client: the last one is "stopped leading".
+  const pendingEvents = new Set<Promise<unknown>>();
+  const event = (reason: string, message: string): void => {
+    const p = recordEvent(
       rest,
       {
         namespace: init.leaseNamespace,
@@ -79,6 +81,9 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
       },
       AbortSignal.timeout(2000),
     ).catch((err) => log.debug({ err }, 'event not recorded'));
+    pendingEvents.add(p);
+    void p.finally(() => pendingEvents.delete(p));
+  };
 
   // Leader-only work (operators, the fencing probe) starts with each term and stops when it ends.
   // Work for every replica (the LC hub) runs from start to shutdown, leader or not.
@@ -100,11 +105,11 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
       callbacks: {
         async onStartedLeading(signal) {
           transitions.inc();
-          void event('LeaderElection', `${init.id} became leader`);
+          event('LeaderElection', `${init.id} became leader`);
           await Promise.all(leaderRunnables.map((r) => r.start(signal)));
         },
         onStoppedLeading(reason) {
-          void event('LeaderElection', `${init.id} stopped leading: ${reason}`);
+          event('LeaderElection', `${init.id} stopped leading: ${reason}`);
         },
       },
     },
@@ -166,6 +171,7 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
         await Promise.all([elector.run(signal), ...replicaRunnables.map((r) => r.start(signal))]);
       } finally {
         await app.close();
+        await Promise.allSettled(pendingEvents);
         rest.close();
         log.info('gm stopped');
       }
