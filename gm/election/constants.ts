@@ -14,3 +14,6 @@ export const WATCH_TIMEOUT_S = 300;
 
 /** Upper bound on waiting for leader-only runnables to stop before the lease is released. */
 export const STOP_RUNNABLES_MAX_MS = 10_000;
+
+/** Deadline of the release write on shutdown; past it the lease simply expires. */
+export const RELEASE_TIMEOUT_MS = 2_000;

@@ -1,7 +1,7 @@
 import { sleep } from '../../common/async.ts';
 import type { Logger } from '../../common/log.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { JITTER_FACTOR, STOP_RUNNABLES_MAX_MS, WATCH_RETRY_MS } from './constants.ts';
+import { JITTER_FACTOR, RELEASE_TIMEOUT_MS, STOP_RUNNABLES_MAX_MS, WATCH_RETRY_MS } from './constants.ts';
 import { LeaseLostError } from './errors.ts';
 import { createFencingGuard, type FencingGuard } from './guard.ts';
 import type { LeaseLock, Observed } from './lock.ts';
@@ -317,9 +317,10 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
   }
 
   async function release(): Promise<void> {
-    if (!observed || observed.record.holderIdentity !== id || lastRenewSentAt === undefined) return;
-    if (clock.now() >= trustedUntil()) return; // no longer ours to give away
-    const signal = AbortSignal.timeout(Math.max(1, Math.min(2000, Math.floor(trustedUntil() - clock.now()))));
+    if (!observed || observed.record.holderIdentity !== id) return;
+    // Safe even after our trusted window passed: the update is conditional on the resourceVersion
+    // we last saw, so it fails (409) if anyone else has written the Lease since.
+    const signal = AbortSignal.timeout(RELEASE_TIMEOUT_MS);
     const now = microTime(clock.wall());
     // client-go's release: empty holder, 1 s duration, so any participant acquires at once.
     const rec: LeaderElectionRecord = {
