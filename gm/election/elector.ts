@@ -1,4 +1,5 @@
 import { sleep } from '../../common/async.ts';
+import { isStatus } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { JITTER_FACTOR, RELEASE_TIMEOUT_MS, STOP_RUNNABLES_MAX_MS, WATCH_RETRY_MS } from './constants.ts';
@@ -318,20 +319,31 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
 
   async function release(): Promise<void> {
     if (!observed || observed.record.holderIdentity !== id) return;
-    // Safe even after our trusted window passed: the update is conditional on the resourceVersion
-    // we last saw, so it fails (409) if anyone else has written the Lease since.
+    // Safe even after our trusted window passed: the update is conditional on a resourceVersion at
+    // which the Lease still names us, so it fails (409) if anyone else has written it since.
     const signal = AbortSignal.timeout(RELEASE_TIMEOUT_MS);
-    const now = microTime(clock.wall());
-    // client-go's release: empty holder, 1 s duration, so any participant acquires at once.
-    const rec: LeaderElectionRecord = {
-      holderIdentity: '',
-      leaseDurationSeconds: 1,
-      acquireTime: now,
-      renewTime: now,
-      leaderTransitions: observed.record.leaderTransitions,
+    const released = (o: Observed): LeaderElectionRecord => {
+      const now = microTime(clock.wall());
+      // client-go's release: empty holder, 1 s duration, so any participant acquires at once.
+      return {
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        acquireTime: now,
+        renewTime: now,
+        leaderTransitions: o.record.leaderTransitions,
+      };
     };
     try {
-      note(await lock.update(rec, observed.resourceVersion, signal), 'write');
+      try {
+        note(await lock.update(released(observed), observed.resourceVersion, signal), 'write');
+      } catch (err) {
+        // A renew cancelled by the shutdown may still have landed and moved the version: re-read,
+        // and release if the Lease still names us.
+        if (!isStatus(err, 409)) throw err;
+        const cur = await lock.get(signal);
+        if (!cur || cur.record.holderIdentity !== id) return;
+        note(await lock.update(released(cur), cur.resourceVersion, signal), 'write');
+      }
       log.info('released leader lease');
     } catch (err) {
       log.warn({ err }, 'could not release the lease; it will expire');
