@@ -1,53 +1,11 @@
 import assert from 'node:assert/strict';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { ensureBinaries } from '../envtest/build.ts';
+import { sleep } from '../../common/async.ts';
 import { useEnvtest } from '../envtest/index.ts';
+import { startClientGo } from './clientgo.ts';
 import { startReplica, watchHolder } from './replicas.ts';
 
 const env = useEnvtest();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A real client-go participant (tools/leaderelection) on the same Lease, 2 s / 1.5 s / 0.5 s. */
-async function startClientGo(namespace: string, id: string) {
-  const bin = await ensureBinaries();
-  const { spawn } = await import('node:child_process');
-  const child = spawn(
-    'setpriv',
-    [
-      '--pdeathsig',
-      'SIGKILL',
-      '--',
-      bin.leaderElect,
-      `--kubeconfig=${env.plane.kubeconfigPath}`,
-      `--namespace=${namespace}`,
-      '--name=gm',
-      `--id=${id}`,
-      '--lease-duration=2s',
-      '--renew-deadline=1500ms',
-      '--retry-period=500ms',
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  const events: Array<{ event: string; id: string; at: number }> = [];
-  createInterface({ input: child.stdout }).on('line', (l) => {
-    const e = JSON.parse(l) as { event: string; id: string };
-    events.push({ ...e, at: performance.now() });
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  return {
-    id,
-    events,
-    leading: () =>
-      events.filter((e) => e.event === 'started').length > events.filter((e) => e.event === 'stopped').length,
-    signal: (s: NodeJS.Signals) => child.kill(s),
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 test('fedmesh replicas and a client-go participant share one Lease safely, in both directions', async (t) => {
   const namespace = await env.namespace(t);
@@ -56,7 +14,7 @@ test('fedmesh replicas and a client-go participant share one Lease safely, in bo
   const holder = await watchHolder(env.plane, namespace, 'gm', ac.signal);
 
   // client-go leads first; a fedmesh replica joins and stays standby.
-  const cg = await startClientGo(namespace, 'client-go-1');
+  const cg = await startClientGo(env.plane, { namespace, id: 'client-go-1' });
   t.after(() => cg.stop());
   const a = await holder.until((h) => h === 'client-go-1', 15_000);
   const f1 = await startReplica(env.plane, { id: 'fedmesh-1', namespace });
@@ -75,7 +33,7 @@ test('fedmesh replicas and a client-go participant share one Lease safely, in bo
   await cg.exited;
 
   // A new client-go participant stays follower while fedmesh renews...
-  const cg2 = await startClientGo(namespace, 'client-go-2');
+  const cg2 = await startClientGo(env.plane, { namespace, id: 'client-go-2' });
   t.after(() => cg2.stop());
   await sleep(2500);
   assert.equal(cg2.leading(), false, 'client-go does not take a lease fedmesh renews');
