@@ -6,13 +6,14 @@
 import { type CommandSpec, runCli } from '../common/cli/command.ts';
 import { keepalivedCommand } from '../deploy/keepalived/command.ts';
 import { gmCommand } from '../gm/command.ts';
+import { lcCommand } from '../lc/command.ts';
 import { envtestCommand } from './envtest.ts';
 import { sandboxCommand } from './sandbox.ts';
 
 const root: CommandSpec = {
   name: 'fedmesh',
   summary: 'a highly available Sedna-style edge-AI control plane',
-  subcommands: [gmCommand, keepalivedCommand, sandboxCommand, envtestCommand],
+  subcommands: [gmCommand, lcCommand, keepalivedCommand, sandboxCommand, envtestCommand],
 };
 
 process.exitCode = await runCli(root, process.argv.slice(2));

@@ -7,6 +7,8 @@ import { createLeaderElector } from './election/elector.ts';
 import { createLeaseLock } from './election/lock.ts';
 import { recordEvent } from './events.ts';
 import { buildHttpServer, type Check } from './http.ts';
+import { createHub, type HubInit } from './hub/index.ts';
+import { createOperators, type OperatorsInit } from './operators/index.ts';
 import { createFencingProbe } from './probe.ts';
 
 export interface GmInit {
@@ -25,6 +27,10 @@ export interface GmInit {
   pollOnly?: boolean;
   /** When set, the leader writes a heartbeat ConfigMap through the fencing guard at this interval (ms). */
   fencingProbeIntervalMs?: number;
+  /** The Sedna operators, run only while this replica leads (replicaId comes from `id`). Off when absent. */
+  operators?: Omit<OperatorsInit, 'replicaId'>;
+  /** The LC hub (runs on every replica); replica id and namespace come from `id` and `leaseNamespace`. */
+  hub?: Omit<HubInit, 'replicaId' | 'namespace'>;
 }
 
 /** A long-running part of the GM: resolves once fully stopped after `signal` aborted. */
@@ -91,6 +97,14 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
   const replicaRunnables: Runnable[] = [];
   // Readiness of replica-wide components (e.g. hub caches synced), added to /readyz in replica mode.
   const replicaChecks: Check[] = [];
+  if (init.hub) {
+    const hub = createHub(
+      { ...init.hub, replicaId: init.id, namespace: init.leaseNamespace },
+      { rest, kc: components.kc, log, registry },
+    );
+    replicaRunnables.push(hub);
+    replicaChecks.push(...hub.checks);
+  }
   const elector = createLeaderElector(
     {
       leaseDurationMs: init.leaseDurationMs,
@@ -136,6 +150,11 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
         },
         { rest, guard: elector.guard, log },
       ),
+    );
+  }
+  if (init.operators) {
+    leaderRunnables.push(
+      createOperators({ ...init.operators, replicaId: init.id }, { rest, guard: elector.guard, log, registry }),
     );
   }
 

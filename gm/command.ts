@@ -78,6 +78,55 @@ export const gmCommand: CommandSpec = {
       description: "don't watch the Lease; acquire only on polls, as client-go does (for comparisons)",
       type: 'boolean',
     },
+    'allow-unauthenticated-sedna-lc': {
+      description: 'accept Sedna-dialect LCs without credentials, trusting their Node-Name header (stock Sedna LCs)',
+      type: 'boolean',
+    },
+    'lc-namespace': {
+      description: 'namespace of the LC ServiceAccounts (default: the lease namespace)',
+      value: 'NS',
+      parse: dnsName('LC namespace'),
+    },
+    'lc-service-account': {
+      description: "the LC DaemonSet's ServiceAccount; its pod-bound tokens name their node",
+      value: 'NAME',
+      default: 'lc',
+    },
+    'max-frame-bytes': {
+      description: 'largest frame an LC may send (bytes); larger frames close the connection with 1009',
+      value: 'N',
+      default: '1048576',
+      parse: (v) => {
+        const n = Number(v);
+        if (!Number.isSafeInteger(n) || n < 1024) throw new ConfigError('expected an integer >= 1024');
+        return n;
+      },
+    },
+    'lc-lease-renew': {
+      description: "renew interval of the per-node connection Leases ('0s' turns them off)",
+      value: 'DURATION',
+      default: '30s',
+      parse: parseDuration,
+    },
+    'no-operators': {
+      description: 'do not run the Sedna operators when leading (they run by default, on the leader only)',
+      type: 'boolean',
+    },
+    workers: {
+      description: 'concurrent reconciles of the operators',
+      value: 'N',
+      default: '4',
+      parse: (v) => {
+        const n = Number(v);
+        if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new ConfigError('expected an integer from 1 to 256');
+        return n;
+      },
+    },
+    'watch-namespace': {
+      description: 'manage Sedna objects in this namespace only (default: all namespaces)',
+      value: 'NS',
+      parse: dnsName('watch namespace'),
+    },
     'fencing-probe-interval': {
       description: 'diagnostic: the leader writes a heartbeat ConfigMap through the fencing guard this often',
       value: 'DURATION',
@@ -102,6 +151,15 @@ export const gmCommand: CommandSpec = {
       readyz: 'leader' | 'replica';
       'poll-only': boolean;
       'fencing-probe-interval'?: number;
+      'no-operators': boolean;
+      workers: number;
+      'watch-namespace'?: string;
+      'ws-listen': { host: string; port: number };
+      'allow-unauthenticated-sedna-lc': boolean;
+      'lc-namespace'?: string;
+      'lc-service-account': string;
+      'max-frame-bytes': number;
+      'lc-lease-renew': number;
     };
     validateTiming(
       f['lease-duration'] ?? DEFAULT_LEASE_DURATION_MS,
@@ -131,6 +189,15 @@ export const gmCommand: CommandSpec = {
         readyz: f.readyz,
         pollOnly: f['poll-only'],
         fencingProbeIntervalMs: f['fencing-probe-interval'],
+        operators: f['no-operators'] ? undefined : { workers: f.workers, namespace: f['watch-namespace'] },
+        hub: {
+          listen: f['ws-listen'],
+          allowUnauthenticatedSedna: f['allow-unauthenticated-sedna-lc'],
+          lcNamespace: f['lc-namespace'],
+          lcServiceAccount: f['lc-service-account'],
+          maxFrameBytes: f['max-frame-bytes'],
+          connectionLeaseRenewMs: f['lc-lease-renew'],
+        },
       },
       { kc, log },
     );

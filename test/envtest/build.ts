@@ -10,13 +10,15 @@ import { ETCD_VERSION, KUBERNETES_VERSION } from './versions.ts';
 
 const run = promisify(execFile);
 const GO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'go');
-const BINARIES = ['kube-apiserver', 'etcd', 'leader-elect'] as const;
+const BINARIES = ['kube-apiserver', 'etcd', 'leader-elect', 'kube-controller-manager'] as const;
 
 export interface Binaries {
   kubeApiserver: string;
   etcd: string;
   /** A client-go leader election participant (tools/leaderelection, LeaseLock), for interop tests. */
   leaderElect: string;
+  /** kube-controller-manager, for tests that opt into real controllers (garbage collector, namespace). */
+  kubeControllerManager: string;
   dir: string;
 }
 
@@ -47,6 +49,7 @@ function present(dir: string): Binaries | undefined {
     kubeApiserver: join(dir, 'kube-apiserver'),
     etcd: join(dir, 'etcd'),
     leaderElect: join(dir, 'leader-elect'),
+    kubeControllerManager: join(dir, 'kube-controller-manager'),
     dir,
   };
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
-import { DeadlineError, PrerequisiteError } from '../../common/errors.ts';
+import { ConfigError, DeadlineError, PrerequisiteError } from '../../common/errors.ts';
 import { onExit } from '../harness/cleanup.ts';
 import { type ManagedProcess, spawnManaged } from '../harness/process.ts';
 import { type Binaries, ensureBinaries } from './build.ts';
@@ -24,12 +24,27 @@ export interface ControlPlaneInit {
   detached?: boolean;
   /** Progress messages (build, start). */
   log?: (msg: string) => void;
+  /**
+   * Also run kube-controller-manager with only these controllers (its `--controllers` list), e.g.
+   * `['garbagecollector']` so that deleting an owner deletes its dependents, or `'namespace'` so
+   * that deleted namespaces are emptied and removed. Default none: no controllers run. Not with `detached`.
+   */
+  controllers?: string[];
+  /**
+   * Runs once the API server is ready and before kube-controller-manager starts: install CRDs here
+   * whose objects the garbage collector must handle at once (it discovers new resources only every 30 s).
+   */
+  beforeControllers?: (kc: KubeConfig) => Promise<void>;
+  /** ClusterIP range of Services. Default `10.96.0.0/24` (254 Services); benchmarks with more need more. */
+  serviceClusterIPRange?: string;
 }
 
 /** What `fedmesh envtest stop` needs to find a detached control plane again. */
 export interface ControlPlaneState {
   etcdPid: number;
   apiserverPid: number;
+  /** Only when `controllers` were requested. */
+  controllerManagerPid?: number;
   server: string;
   kubeconfig: string;
 }
@@ -77,7 +92,10 @@ async function waitFor(what: string, timeoutMs: number, proc: ManagedProcess, pr
   throw new DeadlineError(`${what} not ready after ${timeoutMs} ms`);
 }
 
-function httpsOk(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<boolean> {
+function httpsOk(
+  url: string,
+  tls: { ca: Buffer; cert: Buffer; key: Buffer } | { rejectUnauthorized: false },
+): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request(url, { ...tls, timeout: 2000 }, (res) => {
       res.resume();
@@ -140,6 +158,66 @@ export async function startEtcd(init: {
 }
 
 /**
+ * Starts kube-controller-manager with only `controllers`, authenticating with its own client
+ * certificate (system:kube-controller-manager in system:masters: test infrastructure, all rights),
+ * without leader election, serving /healthz on a free loopback port, and waits until it is healthy.
+ */
+async function startControllerManager(init: {
+  binary: string;
+  dir: string;
+  server: string;
+  controllers: string[];
+  saKey: string;
+}): Promise<ManagedProcess> {
+  const cert = await issueCert(
+    init.dir,
+    'kube-controller-manager',
+    { cn: 'system:kube-controller-manager', orgs: ['system:masters'] },
+    { client: true },
+  );
+  const kubeconfig = join(init.dir, 'kube-controller-manager.kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    kubeconfigYaml(init.server, join(init.dir, 'ca.crt'), {
+      'client-certificate-data': readFileSync(cert.cert).toString('base64'),
+      'client-key-data': readFileSync(cert.key).toString('base64'),
+    }),
+    { mode: 0o600 },
+  );
+  const port = await freePort();
+  const proc = spawnManaged({
+    name: 'kube-controller-manager',
+    cmd: init.binary,
+    args: [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      `--controllers=${init.controllers.join(',')}`,
+      '--leader-elect=false',
+      '--use-service-account-credentials=false',
+      `--service-account-private-key-file=${init.saKey}`,
+      `--root-ca-file=${join(init.dir, 'ca.crt')}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${join(init.dir, 'kube-controller-manager-certs')}`,
+      '--profiling=false',
+      '--v=1',
+    ],
+    logFile: join(init.dir, 'kube-controller-manager.log'),
+  });
+  try {
+    // /healthz is always allowed anonymously; the serving certificate is self-signed.
+    await waitFor('kube-controller-manager', 60_000, proc, () =>
+      httpsOk(`https://127.0.0.1:${port}/healthz`, { rejectUnauthorized: false }),
+    );
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    throw err;
+  }
+  return proc;
+}
+
+/**
  * Starts etcd and kube-apiserver on free loopback ports, with generated serving certificates, an
  * admin client certificate, ServiceAccount signing keys and RBAC authorization, and waits for
  * `/readyz`. The same shape as controller-runtime's envtest, for TypeScript.
@@ -152,6 +230,9 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
   const removeDir = ownDir ? onExit(() => rmSync(dir, { recursive: true, force: true })) : () => {};
   const host = init.bindAddress ?? '127.0.0.1';
   const detached = init.detached ?? false;
+  if (detached && init.controllers?.length) {
+    throw new ConfigError('controllers are only supported for control planes that die with this process');
+  }
 
   await createCA(dir);
   const ips = [...new Set(['127.0.0.1', host, ...(init.extraIPs ?? [])])];
@@ -183,7 +264,7 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
     `--service-account-key-file=${sa.pub}`,
     `--service-account-signing-key-file=${sa.key}`,
     `--api-audiences=fedmesh,${server}`,
-    '--service-cluster-ip-range=10.96.0.0/24',
+    `--service-cluster-ip-range=${init.serviceClusterIPRange ?? '10.96.0.0/24'}`,
     '--allow-privileged=true',
     '--profiling=false',
     '--v=1',
@@ -215,9 +296,30 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
     }),
     { mode: 0o600 },
   );
+  let kcm: ManagedProcess | undefined;
+  if (init.controllers?.length) {
+    try {
+      if (init.beforeControllers) {
+        const kc = new KubeConfig();
+        kc.loadFromFile(kubeconfigPath);
+        await init.beforeControllers(kc);
+      }
+      kcm = await startControllerManager({
+        binary: bin.kubeControllerManager,
+        dir,
+        server,
+        controllers: init.controllers,
+        saKey: sa.key,
+      });
+    } catch (err) {
+      await Promise.all([apiserver.stop('SIGKILL'), etcd.stop('SIGKILL')]);
+      throw err;
+    }
+  }
   const state = (): ControlPlaneState => ({
     etcdPid: etcd.pid,
     apiserverPid: apiserver.pid,
+    ...(kcm ? { controllerManagerPid: kcm.pid } : {}),
     server,
     kubeconfig: kubeconfigPath,
   });
@@ -264,6 +366,7 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
       writeFileSync(join(dir, 'state.json'), JSON.stringify(state(), null, 2));
     },
     async stop() {
+      await kcm?.stop('SIGTERM', 10_000);
       await apiserver.stop('SIGTERM', 10_000);
       await etcd.stop('SIGTERM', 10_000);
       if (ownDir) rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createKubeRest, type KubeRest } from '../../common/kube/rest.ts';
+import { installCrds } from '../../crds/install.ts';
 import type { ControlPlane } from '../envtest/index.ts';
 import { freePort } from '../envtest/index.ts';
 import { type ManagedProcess, spawnManaged } from '../harness/process.ts';
@@ -10,6 +11,8 @@ export interface Replica {
   id: string;
   proc: ManagedProcess;
   port: number;
+  /** The LC hub's WebSocket port (127.0.0.1). */
+  wsPort: number;
   /** HTTP status of /readyz, or 0 when the replica does not answer. */
   readyz(): Promise<number>;
 }
@@ -26,11 +29,31 @@ export interface ReplicaInit {
   pollOnly?: boolean;
   kubeconfig?: string;
   logFile?: string;
+  /** Extra `fedmesh gm` flags (e.g. hub options). */
+  args?: string[];
+  /** Environment of the process (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** The hub's port (e.g. to restart a replica where its LCs expect it); default a free one. */
+  wsPort?: number;
 }
 
-/** Starts `fedmesh gm` as a real process against the control plane. */
+// Control planes (by server URL) that already have the Sedna CRDs.
+const withCrds = new Map<string, Promise<void>>();
+
+/**
+ * Starts `fedmesh gm` as a real process against the control plane. Installs the Sedna CRDs first
+ * (once per control plane): every replica's LC hub lists them, and is not ready without them.
+ */
 export async function startReplica(plane: ControlPlane, init: ReplicaInit): Promise<Replica> {
+  let crds = withCrds.get(plane.server);
+  if (!crds) {
+    crds = installCrds(plane.kubeConfig());
+    withCrds.set(plane.server, crds);
+    crds.catch(() => withCrds.delete(plane.server));
+  }
+  await crds;
   const port = await freePort();
+  const wsPort = init.wsPort ?? (await freePort());
   const args = [
     CLI,
     'gm',
@@ -52,6 +75,9 @@ export async function startReplica(plane: ControlPlane, init: ReplicaInit): Prom
     `127.0.0.1:${port}`,
     '--readyz',
     init.readyz ?? 'leader',
+    '--ws-listen',
+    `127.0.0.1:${wsPort}`,
+    ...(init.args ?? []),
   ];
   if (init.probe) args.push('--fencing-probe-interval', init.probe);
   if (init.pollOnly) args.push('--poll-only');
@@ -59,6 +85,7 @@ export async function startReplica(plane: ControlPlane, init: ReplicaInit): Prom
     name: `gm ${init.id}`,
     cmd: process.execPath,
     args,
+    env: init.env,
     logFile: init.logFile ?? join(plane.dir, `gm-${init.id}.log`),
   });
   const readyz = async () => {
@@ -76,7 +103,7 @@ export async function startReplica(plane: ControlPlane, init: ReplicaInit): Prom
     if (Date.now() > deadline) throw new Error(`replica ${init.id} did not start`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { id: init.id, proc, port, readyz };
+  return { id: init.id, proc, port, wsPort, readyz };
 }
 
 export interface Transition {

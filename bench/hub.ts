@@ -1,0 +1,445 @@
+/**
+ * The LC hub at scale: one GM replica with N simulated fedmesh LCs (N = 1k, 5k, 10k; all in this
+ * process, authenticated with real per-node ServiceAccount tokens):
+ *   - RSS and CPU per connection (connect storm, then idle with heartbeats),
+ *   - fan-out latency of one CR change to every LC at 1k (a Model every node's IL job uses),
+ *   - upstream reports applied per second at 1k (each LC: report, wait for the ack, repeat),
+ *   - re-home time after `kill -9` of the replica serving 1k LCs (2 replicas).
+ * Baselines in the same run: a bare `ws` echo server with the same N (RSS, CPU, broadcast fan-out,
+ * reconnect after kill -9), the API server's own watch latency, and direct status writes.
+ *   npm run -s bench -- hub [MAX_N]        (MAX_N default 10000)
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { sleep } from '../common/async.ts';
+import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
+import { installCrds } from '../crds/install.ts';
+import { freePort, startControlPlane } from '../test/envtest/controlplane.ts';
+import { type Replica, startReplica } from '../test/gm/replicas.ts';
+import { spawnManaged } from '../test/harness/process.ts';
+import { create, dataset, incrementalJob, mergePatch, objectsUrl, startIncrementalJob } from '../test/hub/helpers.ts';
+import { quantile, round } from './stats.ts';
+
+const log = (m: string) => process.stderr.write(`hub bench: ${m}\n`);
+const TICK_HZ = 100;
+
+/** RSS (MiB) and CPU seconds (user + system) of a process, from /proc. */
+function usage(pid: number): { rssMiB: number; cpuS: number } {
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { rssMiB: rss, cpuS: (Number(f[11]) + Number(f[12])) / TICK_HZ };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (x: T, i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i] as T, i);
+      }
+    }),
+  );
+}
+
+/** A simulated fedmesh LC: no store; acks what it gets, answers pings, sends reports on demand. */
+class SimLc {
+  ws!: WebSocket;
+  welcomes: Array<{ at: number; replica: string }> = [];
+  seen = new Map<string, number>();
+  watch?: string;
+  acked = 0;
+  private reportSeq = 0;
+  private onAck?: () => void;
+  stopped = false;
+  private i = 0;
+  readonly node: string;
+  readonly token: string;
+  readonly urls: string[];
+  constructor(node: string, token: string, urls: string[]) {
+    this.node = node;
+    this.token = token;
+    this.urls = urls;
+  }
+
+  connect(): Promise<void> {
+    const url = this.urls[this.i++ % this.urls.length] as string;
+    const ws = new WebSocket(url, ['fedmesh.v1'], {
+      headers: { authorization: `Bearer ${this.token}` },
+      perMessageDeflate: false,
+    });
+    this.ws = ws;
+    return new Promise((resolve) => {
+      ws.on('error', () => {});
+      ws.once('close', () => {
+        resolve();
+        if (!this.stopped) void this.connect(); // the replica is gone: the next endpoint at once
+      });
+      ws.once('open', () =>
+        ws.send(
+          JSON.stringify({
+            type: 'hello',
+            node: this.node,
+            lcVersion: 'bench',
+            instance: this.node,
+            stream: null,
+            lastDownstreamSeq: 0,
+            credit: 100_000,
+          }),
+        ),
+      );
+      ws.on('message', (data: Buffer) => {
+        const text = data.toString();
+        if (text.startsWith('{"type":"object"') || text.startsWith('{"type":"sync')) {
+          if (this.watch !== undefined && !this.seen.has(this.watch) && text.includes(this.watch)) {
+            this.seen.set(this.watch, performance.now());
+          }
+          // Ack after this turn's arrivals are all timestamped (the sends would delay the next ones).
+          const ack = `{"type":"ack","seq":${/"seq":(\d+)/.exec(text)?.[1]}}`;
+          setImmediate(() => ws.readyState === WebSocket.OPEN && ws.send(ack));
+          return;
+        }
+        const f = JSON.parse(text) as { type: string; replica?: string; nonce?: number; reportId?: unknown };
+        if (f.type === 'welcome') {
+          this.welcomes.push({ at: performance.now(), replica: f.replica as string });
+          resolve();
+        } else if (f.type === 'ping') ws.send(`{"type":"pong","nonce":${f.nonce}}`);
+        else if (f.type === 'ack' || f.type === 'nack') {
+          this.acked += f.type === 'ack' ? 1 : 0;
+          this.onAck?.();
+        }
+      });
+    });
+  }
+
+  /** Sends reports for `ds-<node>` one after the other (each after the previous ack) until `until`. */
+  async reportLoop(ns: string, until: number) {
+    while (performance.now() < until && this.ws.readyState === WebSocket.OPEN) {
+      const acked = new Promise<void>((r) => {
+        this.onAck = r;
+      });
+      const seq = ++this.reportSeq;
+      this.ws.send(
+        JSON.stringify({
+          type: 'report',
+          id: { instance: this.node, seq },
+          kind: 'Dataset',
+          namespace: ns,
+          name: `ds-${this.node}`,
+          status: { numberOfSamples: seq },
+          reportedAt: new Date().toISOString(),
+        }),
+      );
+      await Promise.race([acked, sleep(10_000)]);
+    }
+  }
+
+  close() {
+    this.stopped = true;
+    this.ws.terminate();
+  }
+}
+
+const ECHO = `
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ port: Number(process.argv[1]), host: '127.0.0.1', perMessageDeflate: false });
+wss.on('connection', (ws) => ws.on('message', (d) => {
+  const s = d.toString();
+  if (s.startsWith('BCAST ')) for (const c of wss.clients) c.send(s.slice(6));
+  else ws.send(d);
+}));`;
+
+/** Baseline: a bare ws echo server (child process) with the same connection counts. */
+async function baseline(sizes: number[]) {
+  const out: Record<string, number> = {};
+  const port = await freePort();
+  const start = () =>
+    spawnManaged({
+      name: 'echo',
+      cmd: process.execPath,
+      args: ['-e', ECHO, String(port)],
+      cwd: join(import.meta.dirname, '..'),
+    });
+  let echo = start();
+  await sleep(500);
+  const base = usage(echo.pid);
+  const clients: WebSocket[] = [];
+  const open = async (n: number) => {
+    await pool(Array.from({ length: n - clients.length }), 200, async () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      ws.on('error', () => {});
+      clients.push(ws);
+      await new Promise((r) => ws.once('open', r));
+    });
+  };
+  for (const n of sizes) {
+    const before = usage(echo.pid);
+    const fresh = n - clients.length;
+    await open(n);
+    await sleep(1000);
+    const after = usage(echo.pid);
+    out[`baseline_rss_mib_${n / 1000}k`] = round(after.rssMiB, 1);
+    out[`baseline_rss_kib_per_conn_${n / 1000}k`] = round(((after.rssMiB - base.rssMiB) * 1024) / n, 1);
+    out[`baseline_cpu_ms_per_connect_${n / 1000}k`] = round(((after.cpuS - before.cpuS) * 1000) / fresh, 3);
+    log(`echo baseline at ${n}: ${round(after.rssMiB, 1)} MiB`);
+    if (n === 1000) {
+      // Broadcast fan-out: one message to every client, as the hub fans out one change.
+      const lat: number[] = [];
+      for (let round_ = 0; round_ < 5; round_++) {
+        const got: number[] = [];
+        const t0 = performance.now();
+        await new Promise<void>((resolve) => {
+          let left = clients.length;
+          for (const c of clients) {
+            c.once('message', () => {
+              got.push(performance.now() - t0);
+              if (--left === 0) resolve();
+            });
+          }
+          clients[0]?.send(`BCAST ${round_ + 1}`);
+        });
+        lat.push(...got);
+      }
+      out.baseline_fanout_p50_ms_1k = round(quantile(lat, 0.5), 2);
+      out.baseline_fanout_p99_ms_1k = round(quantile(lat, 0.99), 2);
+      // Reconnect after kill -9 (to a fresh server on the same port), the floor for re-home.
+      const t0 = performance.now();
+      const back: number[] = [];
+      echo.signal('SIGKILL');
+      await echo.exited;
+      echo = start();
+      await pool(clients.slice(0, 1000), 200, async (_c, i) => {
+        for (;;) {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+          ws.on('error', () => {});
+          const ok = await new Promise<boolean>((r) => {
+            ws.once('open', () => r(true));
+            ws.once('close', () => r(false));
+          });
+          if (ok) {
+            clients[i] = ws;
+            back.push(performance.now() - t0);
+            return;
+          }
+          await sleep(20);
+        }
+      });
+      out.baseline_reconnect_p99_s_1k = round(quantile(back, 0.99) / 1000, 3);
+      clients.splice(1000);
+    }
+  }
+  for (const c of clients) c.terminate();
+  await echo.stop('SIGKILL');
+  return out;
+}
+
+/** Per-node identities: a ServiceAccount `lc-<node>` each and a token (audience fedmesh). */
+async function identities(rest: KubeRest, ns: string, n: number): Promise<string[]> {
+  const tokens: string[] = [];
+  await pool(Array.from({ length: n }), 32, async (_x, i) => {
+    await rest.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+      body: { metadata: { name: `lc-n${i}` } },
+    });
+    const tr = await rest.request<{ status: { token: string } }>(
+      'POST',
+      `/api/v1/namespaces/${ns}/serviceaccounts/lc-n${i}/token`,
+      { body: { spec: { audiences: ['fedmesh'], expirationSeconds: 7200 } } },
+    );
+    tokens[i] = tr.status.token;
+  });
+  return tokens;
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const maxN = Number(args[0] ?? 10_000);
+  const sizes = [1000, 5000, 10_000].filter((n) => n <= maxN);
+  // Room for 10k sockets here and in every child (they inherit the limit); best effort.
+  spawnSync('prlimit', ['--pid', String(process.pid), '--nofile=65536:65536']);
+  const figures: Record<string, unknown> = { lcs: sizes, dialect: 'fedmesh.v1', heartbeat_interval_s: 10 };
+  Object.assign(figures, await baseline(sizes));
+
+  const plane = await startControlPlane({ log });
+  const rest = await createKubeRest(plane.kubeConfig());
+  const sims: SimLc[] = [];
+  const replicas: Replica[] = [];
+  try {
+    await installCrds(plane.kubeConfig());
+    const ns = 'bench-hub';
+    await rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
+    let t = performance.now();
+    const tokens = await identities(rest, ns, maxN);
+    log(`${maxN} identities in ${round((performance.now() - t) / 1000, 1)} s`);
+    // The fan-out object: a Model that every node's IL job uses, so it goes to every node.
+    t = performance.now();
+    await create(rest, ns, 'Model', { metadata: { name: 'base' }, spec: { url: '/m/0', format: 'pb' } });
+    await pool(Array.from({ length: 1000 }), 32, async (_x, i) => {
+      await create(rest, ns, 'Dataset', dataset(`ds-n${i}`, `n${i}`));
+      const job = incrementalJob(`il-n${i}`, `ds-n${i}`) as {
+        spec: Record<string, { name?: string; model?: { name: string } }>;
+      };
+      (job.spec.initialModel as { name: string }).name = 'base';
+      (job.spec.deploySpec as { model: { name: string } }).model.name = 'base';
+      await create(rest, ns, 'IncrementalLearningJob', job);
+      await startIncrementalJob(rest, ns, `il-n${i}`);
+    });
+    log(`fan-out objects in ${round((performance.now() - t) / 1000, 1)} s`);
+
+    const opts = { namespace: ns, readyz: 'replica' as const, logFile: '/dev/null', args: ['--no-operators'] };
+    replicas.push(await startReplica(plane, { id: 'a', ...opts }), await startReplica(plane, { id: 'b', ...opts }));
+    const [a, b] = replicas as [Replica, Replica];
+    while ((await a.readyz()) !== 200 || (await b.readyz()) !== 200) await sleep(200);
+    const urls = [a, b].map((r) => `ws://127.0.0.1:${r.wsPort}/`);
+    await sleep(1000);
+    const idle = usage(a.proc.pid);
+    figures.rss_mib_0 = round(idle.rssMiB, 1);
+
+    for (const n of sizes) {
+      const before = usage(a.proc.pid);
+      t = performance.now();
+      const fresh = Array.from({ length: n - sims.length }, (_x, k) => {
+        const i = sims.length + k;
+        return new SimLc(`n${i}`, tokens[i] as string, urls);
+      });
+      sims.push(...fresh);
+      await pool(fresh, 200, (s) => s.connect());
+      const connectS = (performance.now() - t) / 1000;
+      // Idle means after the background work of the storm: TokenReview confirmations (3–6 s) and the
+      // connection Leases (written from 2 s on, a few at a time) have finished.
+      const leaseWrites = async () => {
+        const m = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
+        return Number(/^fedmesh_hub_lease_writes_total\{result="ok"\} (\d+)/m.exec(m)?.[1] ?? 0);
+      };
+      await sleep(7000);
+      for (let last = -1, now = await leaseWrites(); now !== last; last = now, now = await leaseWrites())
+        await sleep(2000);
+      const cpuBefore = usage(a.proc.pid);
+      await sleep(10_000); // idle: heartbeats only
+      const after = usage(a.proc.pid);
+      const k = `${n / 1000}k`;
+      figures[`rss_mib_${k}`] = round(after.rssMiB, 1);
+      figures[`rss_kib_per_conn_${k}`] = round(((after.rssMiB - idle.rssMiB) * 1024) / n, 1);
+      // Everything a connection costs: upgrade, snapshot, confirmation, Lease.
+      figures[`cpu_ms_per_connect_${k}`] = round(((cpuBefore.cpuS - before.cpuS) * 1000) / fresh.length, 3);
+      figures[`idle_cpu_pct_${k}`] = round(((after.cpuS - cpuBefore.cpuS) / 10) * 100, 1);
+      figures[`connect_storm_s_${k}`] = round(connectS, 2);
+      figures[`served_by_one_replica_${k}`] = sims.filter((x) => x.welcomes.at(-1)?.replica === 'a').length;
+      const m = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
+      log(
+        `refusals: ${m
+          .split('\n')
+          .filter((l) => l.startsWith('fedmesh_hub_connection_refusals_total{'))
+          .join(' ')}`,
+      );
+      log(`${n} LCs: ${round(after.rssMiB, 1)} MiB, connected in ${round(connectS, 1)} s`);
+
+      if (n === 1000) {
+        // Fan-out: patch the Model; time from the PATCH to each LC receiving the new version.
+        const lat: number[] = [];
+        const watchLat: number[] = [];
+        for (let r = 1; r <= 5; r++) {
+          const marker = `/m/fanout-${r}`;
+          for (const s of sims) s.watch = marker;
+          const ac = new AbortController();
+          const watched = (async () => {
+            for await (const ev of rest.watch<{ spec?: { url?: string } }>(
+              `/apis/sedna.io/v1alpha1/namespaces/${ns}/models`,
+              {
+                query: { fieldSelector: 'metadata.name=base' },
+                signal: ac.signal,
+              },
+            )) {
+              if (ev.object.spec?.url === marker) return performance.now();
+            }
+            return Number.NaN;
+          })().catch(() => Number.NaN);
+          await sleep(300);
+          const t0 = performance.now();
+          await mergePatch(rest, ns, 'Model', 'base', { spec: { url: marker } });
+          while (sims.some((s) => !s.seen.has(marker)) && performance.now() - t0 < 30_000) await sleep(5);
+          for (const s of sims) lat.push((s.seen.get(marker) ?? Number.POSITIVE_INFINITY) - t0);
+          watchLat.push((await Promise.race([watched, sleep(1000).then(() => Number.NaN)])) - t0);
+          ac.abort();
+        }
+        figures.fanout_p50_ms_1k = round(quantile(lat, 0.5), 1);
+        figures.fanout_p99_ms_1k = round(quantile(lat, 0.99), 1);
+        figures.baseline_api_watch_p50_ms = round(quantile(watchLat.filter(Number.isFinite), 0.5), 1);
+
+        // Reports: every LC reports, waits for the ack, reports again, for 8 s.
+        const acked0 = sims.reduce((x, s) => x + s.acked, 0);
+        const cpu0 = usage(a.proc.pid);
+        t = performance.now();
+        await Promise.all(sims.map((s) => s.reportLoop(ns, t + 8000)));
+        const secs = (performance.now() - t) / 1000;
+        const applied = sims.reduce((x, s) => x + s.acked, 0) - acked0;
+        figures.reports_applied_per_s_1k = round(applied / secs, 0);
+        figures.cpu_ms_per_report_1k = round(((usage(a.proc.pid).cpuS - cpu0.cpuS) * 1000) / applied, 3);
+        // Baseline: the same status writes (GET + PUT /status) straight from here, 64 at a time.
+        let direct = 0;
+        const tb = performance.now();
+        await pool(Array.from({ length: 64 }), 64, async (_x, w) => {
+          for (let i = w; performance.now() - tb < 8000; i += 64) {
+            const url = objectsUrl(ns, 'Dataset', `ds-n${i % 1000}`);
+            const o = await rest.request<{ status?: Record<string, unknown> }>('GET', url);
+            o.status = { numberOfSamples: 1_000_000 + i, updateTime: new Date().toISOString() };
+            await rest.request('PUT', `${url}/status`, { body: o }).then(
+              () => direct++,
+              () => undefined,
+            );
+          }
+        });
+        figures.baseline_api_status_writes_per_s = round(direct / ((performance.now() - tb) / 1000), 0);
+        log(`fan-out p99 ${figures.fanout_p99_ms_1k} ms, ${figures.reports_applied_per_s_1k} reports/s`);
+      }
+    }
+
+    // Re-home: keep the first 1000 LCs, kill -9 their replica, time until the other one welcomes each.
+    for (const s of sims.splice(1000)) s.close();
+    // Let the replica release the closed connections' Leases first: the re-home should not race that storm.
+    const held = async () => {
+      const l = await rest.request<{ items: Array<{ spec?: { holderIdentity?: string } }> }>(
+        'GET',
+        `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+        { query: { labelSelector: 'fedmesh.io/lc-connection=true' } },
+      );
+      return l.items.filter((x) => x.spec?.holderIdentity === 'a').length;
+    };
+    for (let i = 0; i < 120 && (await held()) > 1000; i++) await sleep(500);
+    await sleep(2000);
+    const cpu = () => ({
+      hub: usage(b.proc.pid).cpuS,
+      api: usage(plane.state.apiserverPid).cpuS + usage(plane.state.etcdPid).cpuS,
+      bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpu0 = cpu();
+    const killedAt = performance.now();
+    a.proc.signal('SIGKILL');
+    while (sims.some((s) => !s.welcomes.some((w) => w.at > killedAt)) && performance.now() - killedAt < 60_000) {
+      await sleep(10);
+    }
+    const rehome = sims.map(
+      (s) => (s.welcomes.find((w) => w.at > killedAt)?.at ?? Number.POSITIVE_INFINITY) - killedAt,
+    );
+    figures.rehome_p50_s_1k = round(quantile(rehome, 0.5) / 1000, 3);
+    figures.rehome_p99_s_1k = round(quantile(rehome, 0.99) / 1000, 3);
+    figures.rehomed_to_other_replica = sims.every((s) => s.welcomes.at(-1)?.replica === 'b');
+    // Where the 2 cores went until the last LC was back: the hub, the API server + etcd, and this process (the LCs).
+    const cpu1 = cpu();
+    figures.rehome_cpu_s = {
+      hub: round(cpu1.hub - cpu0.hub, 2),
+      apiserver_etcd: round(cpu1.api - cpu0.api, 2),
+      simulated_lcs: round(cpu1.bench - cpu0.bench, 2),
+      wall: round(Math.max(...rehome) / 1000, 2),
+    };
+    log(`re-home p99 ${figures.rehome_p99_s_1k} s`);
+  } finally {
+    for (const s of sims) s.close();
+    await Promise.all(replicas.map((r) => r.proc.stop('SIGKILL')));
+    rest.close();
+    await plane.stop();
+  }
+  return figures;
+}

@@ -1,0 +1,51 @@
+/**
+ * gm/hub: the LC hub that runs on every GM replica (active-active). See README.md.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeRest } from '../../common/kube/rest.ts';
+import type { Logger } from '../../common/log.ts';
+import type { Registry } from '../../common/metrics.ts';
+import type { Check } from '../http.ts';
+
+export interface HubInit {
+  /** This replica's identity (the GM's Lease identity); names streams and connection Leases. */
+  replicaId: string;
+  /** Namespace of the GM: connection Leases live here. */
+  namespace: string;
+  /** WebSocket listen address. Default 0.0.0.0:9000 (Sedna's). */
+  listen: { host: string; port: number };
+  /** Largest frame an LC may send, in bytes (ws maxPayload; 1009 beyond). Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Accept Sedna-dialect LCs without credentials (trusting Node-Name). Default false. */
+  allowUnauthenticatedSedna?: boolean;
+  /** Namespace of the LC ServiceAccounts. Default: `namespace`. */
+  lcNamespace?: string;
+  /** The LC DaemonSet's ServiceAccount, whose pod-bound tokens name their node. Default `lc`. */
+  lcServiceAccount?: string;
+  /** fedmesh heartbeat interval / timeout sent in `welcome` (ms). Defaults 5000 / 15000. */
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** Renew interval of the per-node connection Leases (ms); 0 disables them. Default 30 000. */
+  connectionLeaseRenewMs?: number;
+}
+
+export interface HubComponents {
+  rest: KubeRest;
+  /** For reading the API server's token signing keys (local token verification); without it every token goes to TokenReview. */
+  kc?: KubeConfig;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface Hub {
+  /** Serves until `signal` aborts, then closes every connection with 1001 and stops listening. */
+  start(signal: AbortSignal): Promise<void>;
+  /** Readiness of this replica's hub (caches synced, listening), for /readyz in replica mode. */
+  readonly checks: Check[];
+  /** The bound address once listening. */
+  address(): { host: string; port: number } | undefined;
+  /** Nodes connected to this replica now, with their dialect. */
+  connections(): Array<{ node: string; dialect: 'sedna' | 'fedmesh'; since: number }>;
+}
+
+export { createHub } from './server.ts';

@@ -1,0 +1,224 @@
+/**
+ * The hub's wiring: the WebSocket endpoint (any path, both dialects), authentication at upgrade,
+ * one session per node, the route listener that feeds sessions, heartbeats and stream expiry.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { sleep } from '../../common/async.ts';
+import { CLOSE, type CloseSpec, FEDMESH_SUBPROTOCOL } from '../../common/wire/index.ts';
+import { type Confirmation, createAuthenticator } from './auth.ts';
+import { createObjectCache } from './cache.ts';
+import {
+  CONNECTION_LEASE_DURATION_S,
+  CONNECTION_LEASE_RENEW_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  JWKS_REFRESH_MS,
+  NODE_NAME_HEADER,
+  STREAM_RESUME_TTL_MS,
+  TOKEN_AUDIENCE,
+} from './constants.ts';
+import { createFedmeshSession } from './fedmesh-session.ts';
+import type { Hub, HubComponents, HubInit } from './index.ts';
+import { createTokenVerifier, kubeJsonGetter } from './jwt.ts';
+import { createHubMetrics } from './metrics.ts';
+import { createConnectionRegistry } from './registry.ts';
+import { createRouter } from './routing.ts';
+import { createSednaSession } from './sedna-session.ts';
+import { closeSocket, type Session, type SessionContext } from './session.ts';
+import type { Stream } from './stream.ts';
+import { createReportApplier } from './upstream.ts';
+
+export function createHub(init: HubInit, components: HubComponents): Hub {
+  const { rest, registry } = components;
+  const log = components.log.child({ component: 'gm.hub' });
+  const cache = createObjectCache({ rest, log });
+  const metrics = createHubMetrics(registry, () => cache.synced());
+  const router = createRouter(cache);
+  cache.onChange((kind, ns, name, obj) => router.update(kind, ns, name, obj));
+  const applier = createReportApplier({ rest, cache, router, log, metrics });
+  const verifier = components.kc
+    ? createTokenVerifier({ audience: TOKEN_AUDIENCE, fetchJson: kubeJsonGetter(components.kc) })
+    : undefined;
+  const auth = createAuthenticator(
+    {
+      lcNamespace: init.lcNamespace ?? init.namespace,
+      lcServiceAccount: init.lcServiceAccount ?? 'lc',
+      allowUnauthenticatedSedna: init.allowUnauthenticatedSedna ?? false,
+    },
+    { rest, log, metrics, verifier },
+  );
+  const connReg = createConnectionRegistry(
+    {
+      namespace: init.namespace,
+      replicaId: init.replicaId,
+      renewMs: init.connectionLeaseRenewMs ?? CONNECTION_LEASE_RENEW_MS,
+      durationS: CONNECTION_LEASE_DURATION_S,
+    },
+    { rest, log, metrics },
+  );
+  const maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const sessions = new Map<string, Session>();
+  const streams = new Map<string, Stream>();
+  const dialectCount = { sedna: 0, fedmesh: 0 };
+  let bound: { host: string; port: number } | undefined;
+
+  router.onChange((node, key) => {
+    const s = sessions.get(node);
+    if (s) s.notify(key);
+    else streams.get(node)?.feed.markDirty(key);
+  });
+
+  function register(session: Session) {
+    const { node, dialect } = session;
+    const previous = sessions.get(node);
+    if (previous) previous.close(CLOSE.REPLACED);
+    sessions.set(node, session);
+    dialectCount[dialect]++;
+    metrics.connections.set(dialectCount[dialect], { dialect });
+    metrics.nodeConnected.set(1, { node, dialect });
+    const release = connReg.hold(node, session.since, () => session.close(CLOSE.REPLACED, 'node connected elsewhere'));
+    log.info({ node, dialect }, 'lc connected');
+    void session.closed.then(() => {
+      dialectCount[dialect]--;
+      metrics.connections.set(dialectCount[dialect], { dialect });
+      if (sessions.get(node) === session) {
+        sessions.delete(node);
+        metrics.nodeConnected.set(0, { node, dialect });
+        release();
+      }
+      log.info({ node, dialect }, 'lc disconnected');
+    });
+  }
+
+  /** Keeps the token verifier's keys current; without them every token goes to TokenReview. */
+  async function keys(signal: AbortSignal) {
+    while (verifier && !signal.aborted) {
+      const ok = await verifier.refresh(signal);
+      if (!ok && !signal.aborted) log.info('no ServiceAccount signing keys: every LC token goes to TokenReview');
+      await sleep(ok ? JWKS_REFRESH_MS : 30_000, signal);
+    }
+  }
+
+  return {
+    checks: [
+      { name: 'hub-cache', failure: () => (cache.synced() ? undefined : 'Sedna objects not listed yet') },
+      { name: 'hub-listen', failure: () => (bound ? undefined : 'LC endpoint not listening') },
+    ],
+    address: () => bound,
+    connections: () => [...sessions.values()].map((s) => ({ node: s.node, dialect: s.dialect, since: s.since })),
+    async start(signal) {
+      const ctx: SessionContext = {
+        replicaId: init.replicaId,
+        router,
+        cache,
+        applier,
+        metrics,
+        log,
+        maxFrameBytes,
+        heartbeatIntervalMs: init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+        heartbeatTimeoutMs: init.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+        signal,
+      };
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: maxFrameBytes,
+        perMessageDeflate: false,
+        // Offered fedmesh.v1 → select it; anything else (stock Sedna offers nothing) → Sedna v1.
+        handleProtocols: (protocols) => (protocols.has(FEDMESH_SUBPROTOCOL) ? FEDMESH_SUBPROTOCOL : false),
+      });
+      const server = createServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
+      });
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on('error', () => socket.destroy());
+        void onUpgrade(req, socket, head);
+      });
+
+      async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+        const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+          .split(',')
+          .map((p) => p.trim());
+        const dialect = offered.includes(FEDMESH_SUBPROTOCOL) ? 'fedmesh' : 'sedna';
+        const authz = req.headers.authorization;
+        const token = authz?.startsWith('Bearer ') ? authz.slice(7).trim() : undefined;
+        const nodeHeader = req.headers[NODE_NAME_HEADER];
+        const result = cache.synced()
+          ? await auth.authenticate({
+              dialect,
+              token: token || undefined,
+              nodeHeader: typeof nodeHeader === 'string' ? nodeHeader : undefined,
+              signal,
+            })
+          : ({ ok: false, close: CLOSE.NOT_READY, reason: 'caches not synced', metric: 'not-ready' } as const);
+        if (signal.aborted) {
+          socket.destroy();
+          return;
+        }
+        if (result.ok)
+          wss.handleUpgrade(req, socket, head, (ws) => accept(ws, dialect, result.node, result.confirmation));
+        else wss.handleUpgrade(req, socket, head, (ws) => refuse(ws, dialect, result));
+      }
+
+      // Kept apart from onUpgrade so a session's closures do not hold the upgrade request (headers, token).
+      function accept(ws: WebSocket, dialect: 'sedna' | 'fedmesh', node: string, confirmation: Confirmation) {
+        ws.on('close', (code) => metrics.closes.inc(1, { code: String(code) }));
+        const session =
+          dialect === 'fedmesh'
+            ? createFedmeshSession(ws, node, ctx, streams, confirmation)
+            : createSednaSession(ws, node, ctx, confirmation);
+        register(session);
+      }
+
+      function refuse(ws: WebSocket, dialect: string, r: { close: CloseSpec; reason: string; metric: string }) {
+        metrics.refusals.inc(1, { reason: r.metric });
+        log.info({ dialect, reason: r.reason }, 'lc refused');
+        closeSocket(ws, r.close, r.reason);
+      }
+
+      const sweeper = setInterval(() => {
+        const now = performance.now();
+        for (const s of sessions.values()) s.sweep(now);
+        for (const [node, st] of streams) {
+          if (st.detachedAt !== undefined && now - st.detachedAt > STREAM_RESUME_TTL_MS && !sessions.has(node)) {
+            streams.delete(node);
+          }
+        }
+      }, 1000);
+
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(init.listen.port, init.listen.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = server.address();
+      if (addr && typeof addr === 'object') bound = { host: addr.address, port: addr.port };
+      log.info({ address: bound, maxFrameBytes }, 'hub listening');
+
+      const background = Promise.all([cache.start(signal), connReg.start(signal), keys(signal)]);
+      await new Promise<void>((r) =>
+        signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true }),
+      );
+      clearInterval(sweeper);
+      for (const s of sessions.values()) s.close(CLOSE.GOING_AWAY);
+      // Give LCs a moment to complete the close handshake (they reconnect elsewhere at once on 1001).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...sessions.values()].map((s) => s.closed)),
+        new Promise((r) => {
+          timer = setTimeout(r, 2000);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      bound = undefined;
+      await background;
+    },
+  };
+}

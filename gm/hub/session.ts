@@ -1,0 +1,116 @@
+/**
+ * What both dialect sessions share: the context they run in, closing with a clear reason, and the
+ * cached encodings of objects (one encoding per object version, reused for every node it goes to).
+ */
+import type { WebSocket } from 'ws';
+import type { Logger } from '../../common/log.ts';
+import { type CloseSpec, encodeSednaFrame, type Kind, sednaKindOf } from '../../common/wire/index.ts';
+import type { ObjectCache } from './cache.ts';
+import type { HubMetrics } from './metrics.ts';
+import type { KubeObject } from './objects.ts';
+import type { Router } from './routing.ts';
+import type { ReportApplier } from './upstream.ts';
+
+export interface SessionContext {
+  replicaId: string;
+  router: Router;
+  cache: ObjectCache;
+  applier: ReportApplier;
+  metrics: HubMetrics;
+  log: Logger;
+  maxFrameBytes: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  /** Aborts when the replica shuts down: in-flight status writes stop. */
+  signal: AbortSignal;
+}
+
+/** One LC connection on this replica. */
+export interface Session {
+  readonly node: string;
+  readonly dialect: 'sedna' | 'fedmesh';
+  /** Epoch ms when the connection was accepted. */
+  readonly since: number;
+  /** An object routed to (or away from) this node changed. */
+  notify(key: string): void;
+  /** Closes with `spec` (and an optional detail appended to its reason). */
+  close(spec: CloseSpec, detail?: string): void;
+  /** Heartbeat bookkeeping, called about once a second with the monotonic time. */
+  sweep(now: number): void;
+  /** Resolves once the socket closed. */
+  readonly closed: Promise<void>;
+}
+
+const MAX_REASON_BYTES = 123;
+
+/** Close reason `spec.reason: detail`, ASCII, cut to the 123 bytes a close frame allows. */
+export function closeReason(spec: CloseSpec, detail?: string): string {
+  const text = detail ? `${spec.reason}: ${detail}` : spec.reason;
+  const ascii = text.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length > MAX_REASON_BYTES ? `${ascii.slice(0, MAX_REASON_BYTES - 3)}...` : ascii;
+}
+
+export function closeSocket(ws: WebSocket, spec: CloseSpec, detail?: string): void {
+  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
+  ws.close(spec.code, closeReason(spec, detail));
+  // A peer that never answers the close handshake must not keep the socket (ws waits 30 s otherwise).
+  setTimeout(() => ws.terminate(), 2000).unref();
+}
+
+/**
+ * Runs `fn` with the socket corked, so every frame it sends leaves in one write (a snapshot of
+ * several objects, or a fan-out burst, costs one syscall instead of one per frame). ws corks per
+ * frame itself; corks nest, so the outer one holds them all.
+ */
+export function corked(ws: WebSocket, fn: () => void): void {
+  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  socket?.cork();
+  try {
+    fn();
+  } finally {
+    socket?.uncork();
+  }
+}
+
+const sednaInserts = new WeakMap<KubeObject, Buffer>();
+const objectJson = new WeakMap<KubeObject, string>();
+
+/** The Sedna `insert` frame of this object version (Go-encoder bytes), cached. */
+export function sednaInsert(kind: Kind, obj: KubeObject): Buffer {
+  let b = sednaInserts.get(obj);
+  if (!b) {
+    const header = {
+      namespace: obj.metadata.namespace ?? '',
+      resourceKind: sednaKindOf(kind),
+      resourceName: obj.metadata.name,
+      operation: 'insert' as const,
+    };
+    b = Buffer.from(encodeSednaFrame({ type: 'message', header, content: obj }), 'utf8');
+    sednaInserts.set(obj, b);
+  }
+  return b;
+}
+
+export function sednaDelete(kind: Kind, namespace: string, name: string): string {
+  const header = { namespace, resourceKind: sednaKindOf(kind), resourceName: name, operation: 'delete' as const };
+  return encodeSednaFrame({ type: 'message', header, content: null });
+}
+
+/**
+ * The fedmesh `object` upsert frame. Built by concatenation around the object's cached JSON so a
+ * change fanned out to many nodes is serialised once; the shape is checked by the codec tests.
+ */
+export function fedmeshUpsert(seq: number, kind: Kind, obj: KubeObject): string {
+  let json = objectJson.get(obj);
+  if (json === undefined) {
+    json = JSON.stringify(obj);
+    objectJson.set(obj, json);
+  }
+  const ns = JSON.stringify(obj.metadata.namespace ?? '');
+  const name = JSON.stringify(obj.metadata.name);
+  return `{"type":"object","seq":${seq},"op":"upsert","kind":"${kind}","namespace":${ns},"name":${name},"object":${json}}`;
+}
+
+export function fedmeshDelete(seq: number, kind: Kind, namespace: string, name: string): string {
+  return `{"type":"object","seq":${seq},"op":"delete","kind":"${kind}","namespace":${JSON.stringify(namespace)},"name":${JSON.stringify(name)}}`;
+}

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import { isStatus, type KubeRest } from '../../common/kube/rest.ts';
+import type { Counter } from '../../common/metrics.ts';
+import type { FencingGuard } from '../election/guard.ts';
+import { FIELD_MANAGER, HASH_ANNOTATION, WRITER_ANNOTATION } from './constants.ts';
+import { TerminalError } from './errors.ts';
+import { type KubeObject, objectPath, type ResourceType } from './resources.ts';
+
+/** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function desiredHash(obj: KubeObject): string {
+  const copy = structuredClone(obj);
+  if (copy.metadata.annotations) {
+    delete copy.metadata.annotations[HASH_ANNOTATION];
+    delete copy.metadata.annotations[WRITER_ANNOTATION];
+  }
+  return createHash('sha256').update(stableJson(copy)).digest('hex').slice(0, 16);
+}
+
+export type ApplyResult = 'unchanged' | 'applied';
+
+/**
+ * Every write of the operators. Each one passes the fencing guard (refused unless this replica
+ * leads with a trusted lease; cancelled when the trusted window closes) and is a server-side apply
+ * or a patch — never a full PUT. Applies are skipped when the object already carries the hash of
+ * the same desired state, so a reconcile that finds nothing to change sends nothing.
+ */
+export interface Writer {
+  /**
+   * Server-side apply (fieldManager fedmesh-gm, force) of `desired` unless `current` has its hash.
+   * An object the API server refuses as invalid (422, 400) throws TerminalError.
+   */
+  apply(
+    resource: ResourceType,
+    desired: KubeObject,
+    current: KubeObject | undefined,
+    signal: AbortSignal,
+  ): Promise<ApplyResult>;
+  /**
+   * JSON merge patch of `status` through the status subresource, valid only if the object is still at
+   * `obj`'s resourceVersion (409 Conflict otherwise: someone — the hub — wrote meanwhile; retry).
+   */
+  patchStatus(
+    resource: ResourceType,
+    obj: KubeObject,
+    status: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<KubeObject>;
+  /** JSON merge patch of annotations (no precondition: only the named keys change). */
+  patchAnnotations(
+    resource: ResourceType,
+    obj: KubeObject,
+    annotations: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<KubeObject>;
+  /** Deletes `obj` if it still has the same uid; absent is fine. */
+  delete(resource: ResourceType, obj: KubeObject, signal: AbortSignal): Promise<void>;
+}
+
+export interface WriterComponents {
+  rest: KubeRest;
+  guard: FencingGuard;
+  /** `<replica>/<term>`, stamped on every applied object. */
+  writerId: () => string;
+  writes?: Counter;
+}
+
+export function createWriter(c: WriterComponents): Writer {
+  const { rest, guard } = c;
+  const count = (verb: string, resource: ResourceType) => c.writes?.inc(1, { verb, resource: resource.plural });
+  const guarded = <T>(signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>) =>
+    guard.write((term) => fn(AbortSignal.any([term, signal])));
+  const ns = (o: KubeObject) => o.metadata.namespace ?? '';
+
+  return {
+    async apply(resource, desired, current, signal) {
+      const hash = desiredHash(desired);
+      if (current && current.metadata.annotations?.[HASH_ANNOTATION] === hash && !current.metadata.deletionTimestamp) {
+        return 'unchanged';
+      }
+      const body: KubeObject = {
+        ...desired,
+        metadata: {
+          ...desired.metadata,
+          annotations: { ...desired.metadata.annotations, [HASH_ANNOTATION]: hash, [WRITER_ANNOTATION]: c.writerId() },
+        },
+      };
+      try {
+        await guarded(signal, (s) =>
+          rest.request('PATCH', objectPath(resource, ns(desired), desired.metadata.name), {
+            body,
+            contentType: 'application/apply-patch+yaml',
+            query: { fieldManager: FIELD_MANAGER, force: true },
+            signal: s,
+          }),
+        );
+      } catch (err) {
+        // The API server refuses the object itself (a pod template the CRD keeps opaque): no retry fixes that.
+        if (isStatus(err, 422) || isStatus(err, 400)) {
+          throw new TerminalError(`${resource.kind} ${desired.metadata.name}: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        throw err;
+      }
+      count('apply', resource);
+      return 'applied';
+    },
+    async patchStatus(resource, obj, status, signal) {
+      const out = await guarded(signal, (s) =>
+        rest.request<KubeObject>('PATCH', objectPath(resource, ns(obj), obj.metadata.name, 'status'), {
+          body: { metadata: { resourceVersion: obj.metadata.resourceVersion }, status },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: FIELD_MANAGER },
+          signal: s,
+        }),
+      );
+      count('status', resource);
+      return out;
+    },
+    async patchAnnotations(resource, obj, annotations, signal) {
+      const out = await guarded(signal, (s) =>
+        rest.request<KubeObject>('PATCH', objectPath(resource, ns(obj), obj.metadata.name), {
+          body: { metadata: { annotations } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: FIELD_MANAGER },
+          signal: s,
+        }),
+      );
+      count('annotate', resource);
+      return out;
+    },
+    async delete(resource, obj, signal) {
+      try {
+        await guarded(signal, (s) =>
+          rest.request('DELETE', objectPath(resource, ns(obj), obj.metadata.name), {
+            body: { preconditions: { uid: obj.metadata.uid }, propagationPolicy: 'Background' },
+            signal: s,
+          }),
+        );
+        count('delete', resource);
+      } catch (err) {
+        // 404: already gone; 409: the uid precondition failed, so that object is gone too.
+        if (!isStatus(err, 404) && !isStatus(err, 409)) throw err;
+      }
+    },
+  };
+}

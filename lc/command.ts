@@ -1,0 +1,106 @@
+/** `fedmesh lc`: the Local Controller of one edge node. */
+import type { CommandSpec } from '../common/cli/command.ts';
+import { parseDuration } from '../common/duration.ts';
+import { ConfigError } from '../common/errors.ts';
+import { createLogger } from '../common/log.ts';
+import { BACKOFF_MAX_MS, DEFAULT_HTTP_LISTEN, DEFAULT_STATE_DIR, DEFAULT_TOKEN_FILE } from './constants.ts';
+import { createLc } from './index.ts';
+
+const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** `ws://a:9000/,b:9000` → ws URLs; Sedna's GM_ADDRESS is `host:port`, dialled as `ws://host:port/`. */
+export function parseEndpoints(text: string): string[] {
+  const out = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const url = /^[a-z]+:\/\//i.test(s) ? s.replace(/^http/i, 'ws') : `ws://${s}/`;
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        throw new ConfigError(`invalid GM endpoint "${s}"`);
+      }
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
+        throw new ConfigError(`GM endpoint "${s}" is not ws:// or wss://`);
+      return u.toString();
+    });
+  if (!out.length) throw new ConfigError('no GM endpoint given');
+  return out;
+}
+
+function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`expected HOST:PORT or :PORT, got "${text}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export const lcCommand: CommandSpec = {
+  name: 'lc',
+  summary: "run a node's Local Controller (GM link with failover, durable store and outbox, worker API)",
+  flags: {
+    node: { description: "this node's name (default: $NODENAME)", value: 'NAME' },
+    gm: { description: 'GM endpoints, comma-separated ws:// URLs or HOST:PORT (default: $GM_ADDRESS)', value: 'URLS' },
+    'http-listen': {
+      description: `worker API, health and metrics (default: ${DEFAULT_HTTP_LISTEN}, or :$BIND_PORT)`,
+      value: 'HOST:PORT',
+    },
+    'state-dir': { description: 'where the store lives', value: 'DIR', default: DEFAULT_STATE_DIR },
+    'token-file': {
+      description: 'ServiceAccount token (audience fedmesh) presented to the GM, re-read on every dial',
+      value: 'FILE',
+      default: DEFAULT_TOKEN_FILE,
+    },
+    'backoff-max': {
+      description: 'longest wait between two rounds of dial attempts',
+      value: 'DURATION',
+      default: `${BACKOFF_MAX_MS / 1000}s`,
+      parse: parseDuration,
+    },
+  },
+  details: [
+    "Environment as Sedna's LC: NODENAME, GM_ADDRESS (HOST:PORT), BIND_PORT (worker API port).",
+    'Workers POST /sedna/workers/NAME/info; reports wait in the store until a GM acknowledged them.',
+    'With no GM reachable the LC keeps its objects and its worker API; SIGTERM stops it cleanly (exit 0).',
+  ].join('\n'),
+  async run({ flags }) {
+    const f = flags as {
+      node?: string;
+      gm?: string;
+      'http-listen'?: string;
+      'state-dir': string;
+      'token-file': string;
+      'backoff-max': number;
+    };
+    const node = f.node ?? process.env.NODENAME;
+    if (!node || node.length > 253 || !NODE_NAME.test(node)) {
+      throw new ConfigError('--node (or $NODENAME) must be a node name (DNS subdomain)');
+    }
+    const endpoints = parseEndpoints(f.gm ?? process.env.GM_ADDRESS ?? '');
+    const bindPort = process.env.BIND_PORT;
+    const http = parseListen(f['http-listen'] ?? (bindPort ? `:${bindPort}` : DEFAULT_HTTP_LISTEN));
+    const log = createLogger({ component: 'lc', node });
+    const ac = new AbortController();
+    const onSignal = (sig: string) => {
+      log.info({ signal: sig }, 'shutting down');
+      ac.abort();
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    const lc = createLc(
+      {
+        node,
+        endpoints,
+        stateDir: f['state-dir'],
+        http,
+        tokenFile: f['token-file'],
+        backoffMaxMs: Math.max(f['backoff-max'], 250),
+      },
+      { log },
+    );
+    await lc.start(ac.signal);
+    return 0;
+  },
+};

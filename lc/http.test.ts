@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { createRegistry } from '../common/metrics.ts';
+import { parseEndpoints } from './command.ts';
+import { buildLcServer } from './http.ts';
+
+function server() {
+  const reports: unknown[] = [];
+  const app = buildLcServer(
+    { readyz: [{ name: 'store', failure: () => undefined }], livez: [] },
+    {
+      registry: createRegistry(),
+      log: pino({ level: 'silent' }),
+      enqueue: (r) => reports.push(r),
+      objects: () => [{ kind: 'Dataset', namespace: 'ns', name: 'd' }],
+    },
+  );
+  return { app, reports };
+}
+
+const msg = {
+  name: 'w1',
+  namespace: 'ns',
+  ownerName: 'jis',
+  ownerKind: 'JointInferenceService',
+  kind: 'inference',
+  status: 'running',
+  ownerInfo: { fps: 30 },
+};
+
+test('worker API: a Sedna worker message becomes a report of its owner, shaped as Sedna LC upstream', async () => {
+  const { app, reports } = server();
+  const r = await app.inject({ method: 'POST', url: '/sedna/workers/w1/info', payload: { ...msg, extra: 'ignored' } });
+  assert.equal(r.statusCode, 200);
+  assert.deepEqual(r.json(), { Status: 200, Message: 'OK' });
+  assert.deepEqual(reports, [
+    {
+      kind: 'JointInferenceService',
+      namespace: 'ns',
+      name: 'jis',
+      status: { phase: 'inference', status: 'running', output: { models: null, ownerInfo: { fps: 30 } } },
+    },
+  ]);
+});
+
+const bad: Array<{ name: string; url?: string; payload: unknown }> = [
+  { name: 'name differs from the path', payload: { ...msg, name: 'w2' } },
+  { name: 'missing namespace', payload: { ...msg, namespace: undefined } },
+  { name: 'a number where a string belongs', payload: { ...msg, status: 3 } },
+  { name: 'an owner kind that is not Sedna', payload: { ...msg, ownerKind: 'pod' } },
+  { name: 'an invalid owner name', payload: { ...msg, ownerName: 'Not_A_Name' } },
+  { name: 'results that are not objects', payload: { ...msg, results: [1] } },
+  { name: 'not JSON', payload: 'nope' },
+];
+for (const c of bad) {
+  test(`worker API: 400 for ${c.name}, nothing enqueued`, async () => {
+    const { app, reports } = server();
+    const r = await app.inject({
+      method: 'POST',
+      url: c.url ?? '/sedna/workers/w1/info',
+      payload: c.payload as string,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json().Status, 400);
+    assert.deepEqual(reports, []);
+  });
+}
+
+test('LC http: health, readiness, metrics, objects', async () => {
+  const { app } = server();
+  assert.equal((await app.inject('/healthz')).statusCode, 200);
+  assert.equal((await app.inject('/readyz')).statusCode, 200);
+  assert.match((await app.inject('/metrics')).headers['content-type'] as string, /text\/plain/);
+  assert.deepEqual((await app.inject('/fedmesh/objects')).json(), {
+    items: [{ kind: 'Dataset', namespace: 'ns', name: 'd' }],
+  });
+});
+
+const endpoints: Array<{ name: string; text: string; want?: string[] }> = [
+  { name: "Sedna's GM_ADDRESS (host:port)", text: 'gm.sedna:9000', want: ['ws://gm.sedna:9000/'] },
+  {
+    name: 'a list of URLs and addresses',
+    text: 'ws://10.0.0.1:9000/, 10.0.0.2:9000,wss://vip/x',
+    want: ['ws://10.0.0.1:9000/', 'ws://10.0.0.2:9000/', 'wss://vip/x'],
+  },
+  { name: 'http URLs become ws', text: 'http://gm:9000', want: ['ws://gm:9000/'] },
+  { name: 'nothing', text: ' , ' },
+  { name: 'another scheme', text: 'ftp://gm' },
+];
+for (const c of endpoints) {
+  test(`lc endpoints: ${c.name}`, () => {
+    if (c.want) assert.deepEqual(parseEndpoints(c.text), c.want);
+    else assert.throws(() => parseEndpoints(c.text), { name: 'ConfigError' });
+  });
+}

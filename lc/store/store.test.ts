@@ -1,0 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { storeContract } from './contract.ts';
+import { createMemoryStore } from './memory.ts';
+import { openSqliteStore } from './sqlite.ts';
+
+storeContract('memory', { open: createMemoryStore });
+
+const dir = mkdtempSync(join(tmpdir(), 'fedmesh-lc-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+let last = '';
+storeContract('sqlite', {
+  open: () => {
+    last = join(dir, `s${++n}`, 'lc.db');
+    return openSqliteStore({ path: last });
+  },
+  reopen: () => openSqliteStore({ path: last }),
+});

@@ -1,0 +1,18 @@
+// Command kube-controller-manager is the upstream controller manager, linked from the Go module
+// proxy so that fedmesh's integration tests can opt into real controllers (the garbage collector
+// that deletes dependents through ownerReferences, the namespace controller). Test infrastructure only.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+}
