@@ -1,11 +1,21 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, PrerequisiteError } from '../../common/errors.ts';
 import { onExit } from '../harness/cleanup.ts';
 import { type ManagedProcess, type SpawnInit, spawnManaged } from '../harness/process.ts';
+import {
+  applyNat,
+  applyShape,
+  clearShape,
+  emulatedDelay,
+  type NatInit,
+  type ShapeInit,
+  validateShape,
+} from './shaping.ts';
 
 const run = promisify(execFile);
 /** Where live labs are recorded, so a later run can remove what a killed run left behind. */
@@ -39,6 +49,28 @@ export interface Host {
   cutLink(segment?: string): Promise<void>;
   /** Restores what cutLink took away. */
   restoreLink(segment?: string): Promise<void>;
+  /** Device name of the host's link on `segment` (`eth0`, `eth1`, ...). */
+  dev(segment: string): string;
+  /**
+   * Makes the host a NAT router: traffic forwarded out through `outSegment` is masqueraded and
+   * unsolicited inbound traffic there is dropped. Needs `forwarding: true`.
+   */
+  nat(init: NatInit): Promise<void>;
+  /**
+   * Delay, loss and rate on the host's egress on `segment` (replaces earlier shaping there; an
+   * empty init removes it). `tc netem` where the kernel has it, netfilter emulation otherwise.
+   */
+  shape(segment: string, init: ShapeInit): Promise<void>;
+}
+
+/** A NAT router between an inside segment and an outside one (see Host.nat). */
+export interface RouterInit {
+  inside: { segment: string; address: string };
+  outside: { segment: string; address: string };
+  /** Default `endpoint-independent`. */
+  mapping?: NatInit['mapping'];
+  /** The router's own default route (an address on the outside segment). */
+  gateway?: string;
 }
 
 export interface HostInit {
@@ -56,6 +88,8 @@ export interface Lab {
   addSegment(name: string): Promise<Segment>;
   addHost(name: string, init: HostInit): Promise<Host>;
   host(name: string): Host;
+  /** Adds a host that forwards between two segments and NATs what leaves through the outside one. */
+  addRouter(name: string, init: RouterInit): Promise<Host>;
   /**
    * Connects the root namespace (where the test process and envtest's API server run) to a
    * segment with `address`, so lab hosts can reach a server the test started. The link is
@@ -124,6 +158,8 @@ function destroySync(id: string): void {
   } catch {
     // Already gone with the switch namespace.
   }
+  for (const f of readdirSync(tmpdir()).filter((f) => f.startsWith(`fm${id}-`)))
+    rmSync(join(tmpdir(), f), { force: true });
   rmSync(join(STATE_DIR, id), { force: true });
 }
 
@@ -198,6 +234,7 @@ export async function createLab(): Promise<Lab> {
       await ip(['netns', 'add', ns]);
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
       const peers = new Map<string, string>();
+      const devs = new Map<string, string>();
       for (const [i, l] of init.links.entries()) {
         const dev = `eth${i}`;
         const peer = `${name}-${i}`;
@@ -209,6 +246,7 @@ export async function createLab(): Promise<Lab> {
         await ip(['-n', ns, 'addr', 'add', l.address.includes('/') ? l.address : `${l.address}/24`, 'dev', dev]);
         await ip(['-n', ns, 'link', 'set', dev, 'up']);
         peers.set(l.segment, peer);
+        devs.set(l.segment, dev);
       }
       if (init.gateway) await ip(['-n', ns, 'route', 'add', 'default', 'via', init.gateway]);
       if (init.forwarding) await ip(['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
@@ -219,9 +257,50 @@ export async function createLab(): Promise<Lab> {
           await ip(['-n', sw, 'link', 'set', p, state]);
         }
       };
+      const devOf = (segment: string): string => {
+        const d = devs.get(segment);
+        if (d === undefined) throw new ConfigError(`host ${name} is not on segment ${segment}`);
+        return d;
+      };
+      const delayers = new Map<string, ManagedProcess>();
       const host: Host = {
         name,
         ns,
+        dev: devOf,
+        async nat(nat) {
+          if (!init.forwarding) throw new ConfigError(`host ${name}: NAT needs forwarding: true`);
+          await applyNat(ns, devOf(nat.outSegment), nat.mapping ?? 'endpoint-independent');
+        },
+        async shape(segment, shape) {
+          validateShape(shape);
+          const dev = devOf(segment);
+          await delayers.get(dev)?.stop('SIGTERM', 2000);
+          delayers.delete(dev);
+          await clearShape(ns, dev);
+          const queue = 1 + [...devs.values()].indexOf(dev);
+          const delayer = await emulatedDelay(queue, shape.delayMs ?? 0);
+          if (delayer) {
+            // The consumer binds its queue before any packet is sent to it.
+            const logFile = join(tmpdir(), `fm${id}-${name}-${dev}.delay`);
+            rmSync(logFile, { force: true });
+            const p = host.spawn({ name: `nfqdelay-${name}-${dev}`, ...delayer, logFile });
+            delayers.set(dev, p);
+            const deadline = Date.now() + 10_000;
+            let text = '';
+            while (!text.includes('ready')) {
+              if (!p.running() || Date.now() > deadline) {
+                throw new PrerequisiteError(`nfqdelay did not start in ${name}: ${text}`);
+              }
+              await new Promise((r) => setTimeout(r, 20));
+              try {
+                text = readFileSync(logFile, 'utf8');
+              } catch {
+                // Not written yet.
+              }
+            }
+          }
+          await applyShape(ns, dev, queue, shape);
+        },
         ip: (init.links[0]?.address ?? '').split('/')[0] as string,
         async exec(cmd, args = [], opts = {}) {
           try {
@@ -258,6 +337,15 @@ export async function createLab(): Promise<Lab> {
       await ip(['addr', 'add', address.includes('/') ? address : `${address}/24`, 'dev', dev]);
       await ip(['link', 'set', dev, 'up']);
       return { dev, ip: address.split('/')[0] as string };
+    },
+    async addRouter(name, r) {
+      const host = await lab.addHost(name, {
+        links: [r.inside, r.outside],
+        forwarding: true,
+        gateway: r.gateway,
+      });
+      await host.nat({ outSegment: r.outside.segment, mapping: r.mapping });
+      return host;
     },
     host(name) {
       const h = hosts.get(name);

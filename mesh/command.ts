@@ -1,0 +1,145 @@
+/**
+ * `fedmesh mesh`: runs one mesh node. Flags override the config file; the file is watched and
+ * reloaded (also on SIGHUP) for relay changes. SIGTERM/SIGINT stop it cleanly (exit 0).
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Server } from 'node:net';
+import { hostname } from 'node:os';
+import type { CommandSpec } from '../common/cli/command.ts';
+import { ConfigError } from '../common/errors.ts';
+import { createLogger } from '../common/log.ts';
+import { createRegistry } from '../common/metrics.ts';
+import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
+import { DEFAULT_LISTEN_PORT } from './constants.ts';
+import { type ForwardSpec, parseForward, startForward } from './forward.ts';
+import { buildMeshServer } from './http.ts';
+import { createMeshNode } from './node.ts';
+import { generatePsk, readPskFile } from './psk.ts';
+import { NODE_NAME } from './record.ts';
+
+function parseHostPort(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`expected HOST:PORT, got "${text}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export const meshCommand: CommandSpec = {
+  name: 'mesh',
+  summary: 'run a mesh node (libp2p tunnel with relay HA, LAN autonomy and cross-LAN discovery)',
+  flags: {
+    config: {
+      description: 'YAML or JSON config (relayNodes, pskFile, listen, mdns, ...); watched for changes',
+      value: 'FILE',
+    },
+    node: { description: "this node's name (default: config nodeName, then the hostname)", value: 'NAME' },
+    'state-dir': { description: 'identity key and known-node pins (default: config stateDir)', value: 'DIR' },
+    'psk-file': { description: 'PSK v1 swarm key file (default: config pskFile)', value: 'FILE' },
+    listen: {
+      description: `TCP listen address (default: config listen, then 0.0.0.0:${DEFAULT_LISTEN_PORT})`,
+      value: 'HOST:PORT',
+      parse: parseHostPort,
+    },
+    forward: {
+      description: 'forward a local port into a tunnel; repeatable',
+      value: '[HOST:]PORT=node:host:port',
+      multiple: true,
+      parse: parseForward,
+    },
+    'http-listen': { description: '/healthz, /readyz, /metrics, /status', value: 'HOST:PORT', parse: parseHostPort },
+    'no-mdns': { description: 'disable mDNS (overrides the config)', type: 'boolean' },
+    'generate-psk': { description: 'write a new PSK file and exit', value: 'FILE' },
+  },
+  details: [
+    'Example: fedmesh mesh --config /etc/fedmesh/mesh.yaml --node edge-a1 --forward 8022=edge-b1:127.0.0.1:22',
+    'Tunnel targets on this node are limited to tunnel.allow (default: loopback only).',
+  ].join('\n'),
+  async run({ flags }) {
+    const f = flags as {
+      config?: string;
+      node?: string;
+      'state-dir'?: string;
+      'psk-file'?: string;
+      listen?: { host: string; port: number };
+      forward?: ForwardSpec[];
+      'http-listen'?: { host: string; port: number };
+      'no-mdns': boolean;
+      'generate-psk'?: string;
+    };
+    if (f['generate-psk']) {
+      await writeFile(f['generate-psk'], generatePsk(), { mode: 0o600, flag: 'wx' });
+      return 0;
+    }
+    const cfg: MeshConfig = f.config ? await loadConfig(f.config) : {};
+    const name = f.node ?? cfg.nodeName ?? hostname().toLowerCase();
+    if (!NODE_NAME.test(name)) throw new ConfigError(`node name "${name}" is not a DNS-1123 subdomain`);
+    const stateDir = f['state-dir'] ?? cfg.stateDir;
+    if (!stateDir) throw new ConfigError('a state directory is required (--state-dir or stateDir)');
+    const pskFile = f['psk-file'] ?? cfg.pskFile;
+    if (!pskFile) throw new ConfigError('a PSK file is required (--psk-file or pskFile)');
+    const psk = await readPskFile(pskFile);
+    const listen =
+      f.listen ?? (cfg.listen ? parseHostPort(cfg.listen) : { host: '0.0.0.0', port: DEFAULT_LISTEN_PORT });
+
+    const log = createLogger({ component: 'mesh', node: name });
+    const registry = createRegistry();
+    const ac = new AbortController();
+    const onSignal = (sig: string) => {
+      log.info({ signal: sig }, 'shutting down');
+      ac.abort();
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+
+    const node = await createMeshNode(
+      {
+        name,
+        stateDir,
+        psk,
+        listen: [listen],
+        announce: cfg.announce,
+        relayNodes: cfg.relayNodes,
+        mdns: f['no-mdns'] ? false : (cfg.mdns ?? true),
+        dhtBootstrap: cfg.dhtBootstrap,
+        reservations: cfg.reservations,
+        dialPort: cfg.dialPort,
+        tunnelAllow: cfg.tunnel?.allow,
+      },
+      { log, registry },
+    );
+    let ready = false;
+    const http = f['http-listen'] ? buildMeshServer({ node, registry, log, ready: () => ready }) : undefined;
+    if (http && f['http-listen']) await http.listen(f['http-listen']);
+    const running = node.start(ac.signal);
+    const forwards: Server[] = [];
+    try {
+      await node.ready;
+      ready = true;
+      for (const spec of f.forward ?? []) forwards.push(await startForward(spec, node, log));
+    } catch (err) {
+      ac.abort();
+      await running.catch(() => {});
+      await http?.close();
+      throw err;
+    }
+    const watching = f.config
+      ? watchConfig(
+          f.config,
+          cfg,
+          (next) =>
+            node.reconfigure({
+              relayNodes: next.relayNodes ?? [],
+              tunnelAllow: next.tunnel?.allow,
+              dhtBootstrap: next.dhtBootstrap ?? [],
+            }),
+          log,
+          ac.signal,
+        )
+      : Promise.resolve();
+    await running;
+    await watching;
+    for (const s of forwards) s.close();
+    await http?.close();
+    return 0;
+  },
+};

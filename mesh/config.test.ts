@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger } from '../common/log.ts';
+import { type MeshConfig, parseConfig, watchConfig } from './config.ts';
+
+test('config: YAML and JSON in the EdgeMesh shape parse', async () => {
+  const yaml = `
+nodeName: edge-a1
+pskFile: /etc/fedmesh/psk
+listen: 0.0.0.0:20006
+mdns: false
+relayNodes:
+  - nodeName: relay-1
+    advertiseAddress: [198.18.0.11]
+  - nodeName: relay-2
+    advertiseAddress: ["198.18.0.12:20007"]
+tunnel:
+  allow: [127.0.0.0/8]
+`;
+  const cfg = await parseConfig(yaml);
+  assert.equal(cfg.relayNodes?.[1]?.advertiseAddress[0], '198.18.0.12:20007');
+  assert.equal(cfg.mdns, false);
+  assert.deepEqual(await parseConfig(JSON.stringify(cfg)), cfg);
+  assert.deepEqual(await parseConfig(''), {});
+});
+
+test('config: invalid files are ConfigErrors', async () => {
+  const cases = [
+    { name: 'unknown key', text: 'relays: []' },
+    { name: 'bad node name', text: 'nodeName: Edge_A1' },
+    { name: 'relay without address', text: 'relayNodes: [{nodeName: r1, advertiseAddress: []}]' },
+    {
+      name: 'duplicate relay',
+      text: 'relayNodes: [{nodeName: r1, advertiseAddress: [a]}, {nodeName: r1, advertiseAddress: [b]}]',
+    },
+    { name: 'listen without port', text: 'listen: 0.0.0.0' },
+    { name: 'mdns not boolean', text: 'mdns: sometimes' },
+    { name: 'not YAML', text: 'a: [b' },
+    { name: 'unknown tunnel key', text: 'tunnel: {deny: []}' },
+  ];
+  for (const c of cases) await assert.rejects(parseConfig(c.text), { code: 'ERR_CONFIG' }, c.name);
+});
+
+test('config: a watched file is reloaded on change (also when replaced) and on SIGHUP; invalid edits are ignored', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-cfg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'mesh.yaml');
+  await writeFile(path, 'relayNodes: []\n');
+  const lines: Array<{ msg: string }> = [];
+  const log = createLogger({
+    component: 'test',
+    level: 'debug',
+    destination: new Writable({
+      write(chunk, _e, cb) {
+        lines.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    }),
+  });
+  const seen: MeshConfig[] = [];
+  const ac = new AbortController();
+  const done = watchConfig(path, await parseConfig('relayNodes: []'), (c) => seen.push(c), log, ac.signal);
+  t.after(() => ac.abort());
+  const until = async (n: number) => {
+    for (let i = 0; i < 100 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(seen.length, n);
+  };
+  await writeFile(path, 'relayNodes: [{nodeName: r3, advertiseAddress: [198.18.0.13]}]\n');
+  await until(1);
+  assert.equal(seen[0]?.relayNodes?.[0]?.nodeName, 'r3');
+  await writeFile(path, 'relayNodes: [{nodeName: BAD}]\n');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(seen.length, 1);
+  assert.ok(lines.some((l) => l.msg.startsWith('configuration not reloaded')));
+  // An editor's atomic replace.
+  await writeFile(join(dir, 'tmp'), 'relayNodes: []\nmdns: false\n');
+  await rename(join(dir, 'tmp'), path);
+  await until(2);
+  assert.ok(lines.some((l) => l.msg.startsWith('configuration keys changed that take effect only after a restart')));
+  // SIGHUP re-reads even without a file event; unchanged content is not reported again.
+  process.kill(process.pid, 'SIGHUP');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(seen.length, 2);
+  ac.abort();
+  await done;
+});

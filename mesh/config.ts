@@ -1,0 +1,164 @@
+/**
+ * The mesh configuration file (YAML or JSON), in the spirit of EdgeMesh's `edgeTunnel` section:
+ *
+ *   nodeName: edge-a1                 # usually given by --node
+ *   stateDir: /var/lib/fedmesh/mesh   # identity key, known-node pins
+ *   pskFile: /etc/fedmesh/psk         # PSK v1 swarm key
+ *   listen: 0.0.0.0:20006
+ *   announce: []                      # extra addresses to announce (IP, IP:PORT or multiaddr)
+ *   mdns: true
+ *   dhtBootstrap: []                  # extra DHT bootstrap peers; relays always bootstrap
+ *   reservations: 2                   # relay reservations held, nearest first
+ *   dialPort: 20007                   # local port of every outbound dial (hole punching); 0 = off
+ *   relayNodes:
+ *     - nodeName: relay-1
+ *       advertiseAddress: [203.0.113.7]
+ *       peerId: 12D3KooW...           # optional pin
+ *   tunnel:
+ *     allow: [127.0.0.0/8, "[::1/128]"]
+ *
+ * Unknown keys are errors. `watchConfig` reloads the file on change and on SIGHUP; what can change
+ * at runtime is `relayNodes` (including this node becoming or ceasing to be a relay),
+ * `tunnel.allow` and `dhtBootstrap`. Other changes are reported as needing a restart.
+ */
+import { watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { type Static, Type } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { ConfigError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { NODE_NAME } from './record.ts';
+
+const strict = { additionalProperties: false } as const;
+const HostPort = Type.String({ pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$', maxLength: 300 });
+const Address = Type.String({ minLength: 1, maxLength: 300 });
+const NodeName = Type.String({ minLength: 1, maxLength: 253, pattern: NODE_NAME.source });
+
+export const RelayNodeSchema = Type.Object(
+  {
+    nodeName: NodeName,
+    advertiseAddress: Type.Array(Address, { minItems: 1, maxItems: 16 }),
+    peerId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  strict,
+);
+
+export const MeshConfigSchema = Type.Object(
+  {
+    nodeName: Type.Optional(NodeName),
+    stateDir: Type.Optional(Type.String({ minLength: 1 })),
+    pskFile: Type.Optional(Type.String({ minLength: 1 })),
+    listen: Type.Optional(HostPort),
+    announce: Type.Optional(Type.Array(Address, { maxItems: 16 })),
+    mdns: Type.Optional(Type.Boolean()),
+    dhtBootstrap: Type.Optional(Type.Array(Address, { maxItems: 64 })),
+    reservations: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+    dialPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    relayNodes: Type.Optional(Type.Array(RelayNodeSchema, { maxItems: 256 })),
+    tunnel: Type.Optional(Type.Object({ allow: Type.Optional(Type.Array(Address, { maxItems: 256 })) }, strict)),
+  },
+  strict,
+);
+export type MeshConfig = Static<typeof MeshConfigSchema>;
+
+const check = Compile(MeshConfigSchema);
+
+/** Parses YAML or JSON text and validates it. Throws ConfigError naming the first problem. */
+export async function parseConfig(text: string, source = 'config'): Promise<MeshConfig> {
+  let value: unknown;
+  if (text.trim() === '') return {};
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Not JSON: YAML (a superset). The YAML parser is loaded only when needed: it is heavy.
+    try {
+      const { loadYaml } = await import('@kubernetes/client-node');
+      value = loadYaml(text);
+    } catch (err) {
+      throw new ConfigError(`${source}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  value ??= {};
+  if (!check.Check(value)) {
+    const first = [...check.Errors(value)][0] as { instancePath?: string; message?: string } | undefined;
+    throw new ConfigError(`${source}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
+  }
+  const names = new Set<string>();
+  for (const r of value.relayNodes ?? []) {
+    if (names.has(r.nodeName)) throw new ConfigError(`${source}: relay ${r.nodeName} is listed twice`);
+    names.add(r.nodeName);
+  }
+  return value;
+}
+
+export async function loadConfig(path: string): Promise<MeshConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+/** Keys a running node applies without restarting. */
+const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap'] as const;
+
+/**
+ * Watches `path` (its directory, so editors that replace the file are seen) and SIGHUP. Calls
+ * `onChange` with each new valid configuration; an invalid one is logged and ignored, keeping the
+ * running configuration. Resolves when `signal` aborts.
+ */
+export async function watchConfig(
+  path: string,
+  initial: MeshConfig,
+  onChange: (cfg: MeshConfig) => void,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const full = resolve(path);
+  let current = JSON.stringify(initial);
+  let timer: NodeJS.Timeout | undefined;
+  const reload = async (why: string) => {
+    let cfg: MeshConfig;
+    try {
+      cfg = await loadConfig(full);
+    } catch (err) {
+      log.error(
+        { err: (err as Error).message, code: 'ERR_CONFIG', why },
+        'configuration not reloaded: invalid; keeping the running one',
+      );
+      return;
+    }
+    const text = JSON.stringify(cfg);
+    if (text === current) return;
+    const before = JSON.parse(current) as MeshConfig;
+    current = text;
+    const restart = (Object.keys({ ...before, ...cfg }) as Array<keyof MeshConfig>).filter(
+      (k) => !(LIVE_KEYS as readonly string[]).includes(k) && JSON.stringify(before[k]) !== JSON.stringify(cfg[k]),
+    );
+    if (restart.length) log.warn({ keys: restart }, 'configuration keys changed that take effect only after a restart');
+    log.info({ why }, 'configuration reloaded');
+    onChange(cfg);
+  };
+  const schedule = (why: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void reload(why), 100);
+  };
+  const watcher = watch(dirname(full), (_event, file) => {
+    if (file === null || file === basename(full)) schedule('file changed');
+  });
+  const onHup = () => schedule('SIGHUP');
+  process.on('SIGHUP', onHup);
+  try {
+    await new Promise((r) => {
+      if (signal.aborted) r(undefined);
+      signal.addEventListener('abort', r, { once: true });
+    });
+  } finally {
+    clearTimeout(timer);
+    watcher.close();
+    process.off('SIGHUP', onHup);
+  }
+}

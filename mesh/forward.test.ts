@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseForward } from './forward.ts';
+import { relayAddress } from './relays.ts';
+
+test('forward specs parse; bad ones are ConfigErrors', () => {
+  const cases = [
+    {
+      text: '8022=edge-b1:127.0.0.1:22',
+      want: { listenHost: '127.0.0.1', listenPort: 8022, node: 'edge-b1', host: '127.0.0.1', port: 22 },
+    },
+    {
+      text: '0.0.0.0:8080=b1:10.0.0.5:80',
+      want: { listenHost: '0.0.0.0', listenPort: 8080, node: 'b1', host: '10.0.0.5', port: 80 },
+    },
+    {
+      text: '[::1]:9000=b1:[::1]:9000',
+      want: { listenHost: '::1', listenPort: 9000, node: 'b1', host: '::1', port: 9000 },
+    },
+  ];
+  for (const c of cases) assert.deepEqual(parseForward(c.text), c.want, c.text);
+  for (const bad of ['8022', '8022=b1:22', '8022=B_1:127.0.0.1:22', '8022=b1:127.0.0.1:0', '99999=b1:127.0.0.1:22']) {
+    assert.throws(() => parseForward(bad), { code: 'ERR_CONFIG' }, bad);
+  }
+});
+
+test('relay advertise addresses: IP, IP:PORT, [IPv6]:PORT, DNS name and multiaddr', () => {
+  const cases = [
+    ['198.18.0.11', '/ip4/198.18.0.11/tcp/20006'],
+    ['198.18.0.11:4001', '/ip4/198.18.0.11/tcp/4001'],
+    ['[fd00::1]:4001', '/ip6/fd00::1/tcp/4001'],
+    ['relay.example.org', '/dns/relay.example.org/tcp/20006'],
+    ['/ip4/203.0.113.7/tcp/443', '/ip4/203.0.113.7/tcp/443'],
+  ] as const;
+  for (const [text, want] of cases) assert.equal(relayAddress(text, 20006).toString(), want, text);
+});

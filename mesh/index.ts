@@ -1,0 +1,25 @@
+/**
+ * The mesh: a libp2p node per Kubernetes node, tunnels to (node, host:port) over direct,
+ * hole-punched or relayed paths that survive relay failover. See README.md and docs/mesh.md.
+ */
+export { loadConfig, type MeshConfig, parseConfig, watchConfig } from './config.ts';
+export {
+  MESH_ERROR_CODES,
+  MeshError,
+  type MeshErrorCode,
+  REFUSAL_REASONS,
+  type RefusalReason,
+  TunnelRefusedError,
+} from './errors.ts';
+export {
+  createMeshNode,
+  type MeshNode,
+  type MeshNodeComponents,
+  type MeshNodeInit,
+  type MeshReconfig,
+  type MeshStatus,
+  type PeerStatus,
+} from './node.ts';
+export { generatePsk, parsePsk, readPskFile } from './psk.ts';
+export type { RelayNode, RelayStatus } from './relays.ts';
+export type { MeshTunnel, OpenTunnelOptions, TunnelInfo } from './tunnel.ts';

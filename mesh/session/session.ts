@@ -1,0 +1,431 @@
+/**
+ * A tunnel session: one reliable, ordered byte stream per direction that outlives the path it
+ * runs on. Each side keeps the bytes it sent until the peer acknowledges them (bounded: writes
+ * block when `bufferBytes` are unacknowledged), so when a path dies — a relay killed, a relayed
+ * connection replaced by a hole-punched one — the session is attached to a new path and both
+ * sides retransmit from the offset the other reported. The application sees a plain Duplex.
+ */
+import { Duplex } from 'node:stream';
+import {
+  DEFAULT_ACK_EVERY,
+  DEFAULT_KEEPALIVE_MS,
+  DEFAULT_PATH_DEAD_MS,
+  DEFAULT_RESUME_TIMEOUT_MS,
+  DEFAULT_SESSION_BUFFER,
+} from '../constants.ts';
+import { MeshError } from '../errors.ts';
+import {
+  ACK,
+  DATA,
+  encodeAck,
+  encodeData,
+  encodeFin,
+  encodeReset,
+  FIN,
+  type Frame,
+  FrameDecoder,
+  RESET,
+} from './codec.ts';
+import { Outbox } from './outbox.ts';
+
+/** A byte pipe a session can run on: a libp2p Stream has exactly this shape. */
+export interface Path {
+  send(data: Uint8Array): boolean;
+  onDrain(options?: { signal?: AbortSignal }): Promise<void>;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array | { subarray(): Uint8Array }>;
+  close(): Promise<void>;
+  abort(err: Error): void;
+}
+
+export interface SessionInit {
+  /** Session id (shared by both sides; used in logs). */
+  id: string;
+  /** Unacknowledged bytes kept for replay before writes block. Default 4 MiB. */
+  bufferBytes?: number;
+  /** Acknowledge after this many received bytes. Default 256 KiB. */
+  ackEvery?: number;
+  /** Keepalive (an ACK) after this long without sending. Default 500 ms. */
+  keepaliveMs?: number;
+  /** A path silent for this long is dead. Default 2 s. */
+  pathDeadMs?: number;
+  /** A session without a path for this long fails with ERR_SESSION_LOST. Default 30 s. */
+  resumeTimeoutMs?: number;
+  /** Called when the current path is lost (the initiator then opens a new one). */
+  onDetached?: (err: Error) => void;
+  /** Called once when the session is over: `err` undefined when both directions completed. */
+  onClosed?: (err?: Error) => void;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export type SessionState = 'open' | 'done' | 'failed';
+
+export interface SessionStats {
+  state: SessionState;
+  attached: boolean;
+  attachments: number;
+  written: number;
+  sent: number;
+  acked: number;
+  received: number;
+  ackSent: number;
+  readableBuffered: number;
+  writeBlocked: boolean;
+}
+
+const toBytes = (c: Uint8Array | { subarray(): Uint8Array }): Uint8Array =>
+  c instanceof Uint8Array ? c : c.subarray();
+
+export class TunnelSession {
+  readonly id: string;
+  /** The application's end of the tunnel. */
+  readonly duplex: Duplex;
+  state: SessionState = 'open';
+  /** How many times a path was attached (1 for a session that never failed over). */
+  attachments = 0;
+
+  private readonly bufferBytes: number;
+  private readonly ackEvery: number;
+  private readonly keepaliveMs: number;
+  private readonly pathDeadMs: number;
+  private readonly resumeTimeoutMs: number;
+  private readonly now: () => number;
+  private readonly init: SessionInit;
+
+  private path: Path | undefined;
+  private gen = 0;
+  // Output: [ackedOffset, out.end) is held for replay; [ackedOffset, out.position) is in flight.
+  private readonly out = new Outbox();
+  private ackedOffset = 0;
+  private localFin = false;
+  private finOffset = 0;
+  private finSentOnPath = false;
+  private finAcked = false;
+  // Input.
+  private recvOffset = 0;
+  private peerFin: number | undefined;
+  private endDelivered = false;
+  private lastAckSent = 0;
+  private lastRecvAt = 0;
+  private lastSentAt = 0;
+  private detachedAt: number;
+  private flushing = false;
+  private writeWaiter: ((err?: Error | null) => void) | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(init: SessionInit) {
+    this.init = init;
+    this.id = init.id;
+    this.bufferBytes = init.bufferBytes ?? DEFAULT_SESSION_BUFFER;
+    this.ackEvery = init.ackEvery ?? DEFAULT_ACK_EVERY;
+    this.keepaliveMs = init.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+    this.pathDeadMs = init.pathDeadMs ?? DEFAULT_PATH_DEAD_MS;
+    this.resumeTimeoutMs = init.resumeTimeoutMs ?? DEFAULT_RESUME_TIMEOUT_MS;
+    this.now = init.now ?? (() => performance.now());
+    this.detachedAt = this.now();
+    this.duplex = new Duplex({
+      allowHalfOpen: true,
+      readableHighWaterMark: this.ackEvery,
+      write: (chunk: Buffer, _enc, cb) => this.onWrite(chunk, cb),
+      final: (cb) => {
+        this.localFin = true;
+        this.finOffset = this.out.end;
+        this.flush();
+        cb();
+      },
+      read: () => {
+        if (this.recvOffset > this.lastAckSent) this.sendAck();
+      },
+      destroy: (err, cb) => {
+        this.onAppDestroy(err);
+        cb(err);
+      },
+    });
+    const tick = Math.max(20, Math.min(this.keepaliveMs, this.pathDeadMs) / 2);
+    this.timer = setInterval(() => this.onTick(), tick);
+    this.timer.unref();
+  }
+
+  /** Bytes this side received (what it reports when resuming). */
+  get received(): number {
+    return this.recvOffset;
+  }
+
+  /** Bytes the application wrote so far. */
+  get written(): number {
+    return this.out.end;
+  }
+
+  /** Unacknowledged bytes held for replay. */
+  get unacked(): number {
+    return this.out.end - this.ackedOffset;
+  }
+
+  get attached(): boolean {
+    return this.path !== undefined;
+  }
+
+  /** Counters for status pages and debugging (bytes unless said otherwise). */
+  stats(): SessionStats {
+    return {
+      state: this.state,
+      attached: this.path !== undefined,
+      attachments: this.attachments,
+      written: this.out.end,
+      sent: this.out.position,
+      acked: this.ackedOffset,
+      received: this.recvOffset,
+      ackSent: this.lastAckSent,
+      readableBuffered: this.duplex.readableLength,
+      writeBlocked: this.writeWaiter !== undefined,
+    };
+  }
+
+  /**
+   * Runs the session on `path`, replacing any current one. `peerReceived` is how many bytes the
+   * peer has of our output: we retransmit from there.
+   */
+  attach(path: Path, peerReceived: number): void {
+    if (this.state !== 'open') {
+      path.abort(new MeshError('ERR_SESSION_LOST', `session ${this.id} is ${this.state}`));
+      return;
+    }
+    if (peerReceived < this.ackedOffset || peerReceived > this.out.end) {
+      this.fail(
+        new MeshError(
+          'ERR_SESSION_PROTOCOL',
+          `peer resumes at ${peerReceived}, outside [${this.ackedOffset}, ${this.out.end}]`,
+        ),
+      );
+      path.abort(new Error('bad resume offset'));
+      return;
+    }
+    if (this.path) this.detach(new Error('replaced by a new path'), false);
+    this.applyAck(peerReceived);
+    this.path = path;
+    const gen = ++this.gen;
+    this.attachments++;
+    this.out.seek(this.ackedOffset);
+    this.finSentOnPath = false;
+    this.lastRecvAt = this.now();
+    void this.readLoop(path, gen);
+    this.sendAck();
+    this.flush();
+  }
+
+  /** Ends the session abnormally: the peer gets a RESET, the application an error. */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
+  private onWrite(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    if (this.state !== 'open') {
+      cb(new MeshError('ERR_SESSION_LOST', `session ${this.id} is ${this.state}`));
+      return;
+    }
+    if (chunk.length === 0) {
+      cb();
+      return;
+    }
+    this.out.push(chunk);
+    this.flush();
+    if (this.unacked > this.bufferBytes) this.writeWaiter = cb;
+    else cb();
+  }
+
+  private onAppDestroy(err: Error | null): void {
+    if (this.state !== 'open') return;
+    if (err) {
+      this.fail(err);
+      return;
+    }
+    // Destroyed cleanly: if the application stopped before reading or writing everything, the peer
+    // must know; otherwise the session finishes delivering our output in the background.
+    if (!this.endDelivered || !this.localFin) this.fail(new Error('tunnel closed by the application'));
+  }
+
+  private async readLoop(path: Path, gen: number): Promise<void> {
+    const dec = new FrameDecoder();
+    try {
+      for await (const chunk of path) {
+        if (gen !== this.gen) return;
+        dec.push(toBytes(chunk));
+        this.lastRecvAt = this.now();
+        for (let f = dec.next(); f !== undefined; f = dec.next()) {
+          this.onFrame(f);
+          if (gen !== this.gen) return;
+        }
+      }
+      if (gen === this.gen && this.state === 'open') this.detach(new Error('path closed by peer'));
+    } catch (err) {
+      if (gen === this.gen && this.state === 'open') this.detach(err as Error);
+    }
+  }
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case DATA: {
+        const end = f.offset + f.payload.length;
+        if (this.peerFin !== undefined && end > this.peerFin) throw protocol('DATA beyond FIN');
+        if (end <= this.recvOffset) return; // a replay of bytes we have
+        if (f.offset > this.recvOffset) throw protocol(`gap: DATA at ${f.offset}, expected ${this.recvOffset}`);
+        const fresh = f.payload.subarray(this.recvOffset - f.offset);
+        this.recvOffset = end;
+        if (!this.duplex.destroyed) this.duplex.push(fresh);
+        if (this.recvOffset - this.lastAckSent >= this.ackEvery && this.readableHasRoom()) this.sendAck();
+        return;
+      }
+      case ACK:
+        this.applyAck(f.offset);
+        if (f.fin && this.localFin && f.offset === this.finOffset) this.finAcked = true;
+        this.checkDone();
+        return;
+      case FIN:
+        if (f.offset !== this.recvOffset) throw protocol(`FIN at ${f.offset}, received ${this.recvOffset}`);
+        this.peerFin = f.offset;
+        if (!this.endDelivered) {
+          this.endDelivered = true;
+          if (!this.duplex.destroyed) this.duplex.push(null);
+        }
+        this.sendAck();
+        this.checkDone();
+        return;
+      case RESET:
+        this.fail(new MeshError('ERR_TUNNEL_RESET', `tunnel reset by peer: ${f.reason}`), false);
+        return;
+    }
+  }
+
+  private readableHasRoom(): boolean {
+    return this.duplex.readableLength < this.duplex.readableHighWaterMark;
+  }
+
+  private applyAck(offset: number): void {
+    if (offset > this.out.end) {
+      this.fail(new MeshError('ERR_SESSION_PROTOCOL', `ACK ${offset} beyond sent ${this.out.end}`));
+      return;
+    }
+    if (offset <= this.ackedOffset) return;
+    this.ackedOffset = offset;
+    this.out.release(offset);
+    if (this.writeWaiter && this.unacked <= this.bufferBytes) {
+      const cb = this.writeWaiter;
+      this.writeWaiter = undefined;
+      cb();
+    }
+  }
+
+  private flush(): void {
+    if (this.flushing || !this.path || this.state === 'failed') return;
+    this.flushing = true;
+    void this.pump().finally(() => {
+      this.flushing = false;
+      // Writes (or a new path) that arrived while the pump was finishing are sent now.
+      if (this.path && (this.out.position < this.out.end || this.finDue())) this.flush();
+    });
+  }
+
+  private finDue(): boolean {
+    return this.localFin && !this.finSentOnPath && this.out.position === this.finOffset;
+  }
+
+  private async pump(): Promise<void> {
+    const gen = this.gen;
+    const path = this.path;
+    if (!path) return;
+    try {
+      while (gen === this.gen && this.state !== 'failed') {
+        if (this.out.position < this.out.end) {
+          const at = this.out.position;
+          const piece = this.out.take() as Uint8Array;
+          const frame = encodeData(at, piece);
+          this.lastSentAt = this.now();
+          if (!path.send(frame)) await path.onDrain();
+        } else if (this.finDue()) {
+          this.finSentOnPath = true;
+          this.lastSentAt = this.now();
+          if (!path.send(encodeFin(this.finOffset))) await path.onDrain();
+        } else {
+          return;
+        }
+      }
+    } catch (err) {
+      if (gen === this.gen && this.state === 'open') this.detach(err as Error);
+    }
+  }
+
+  private sendAck(): void {
+    const path = this.path;
+    if (!path) return;
+    const offset = this.readableHasRoom() || this.endDelivered ? this.recvOffset : this.lastAckSent;
+    const fin = this.peerFin !== undefined && offset === this.peerFin;
+    this.lastAckSent = offset;
+    this.lastSentAt = this.now();
+    try {
+      path.send(encodeAck(offset, fin));
+    } catch (err) {
+      this.detach(err as Error);
+    }
+  }
+
+  private onTick(): void {
+    if (this.state !== 'open') return;
+    const now = this.now();
+    if (this.path) {
+      if (now - this.lastRecvAt > this.pathDeadMs) this.detach(new Error(`path silent for ${this.pathDeadMs} ms`));
+      else if (now - this.lastSentAt >= this.keepaliveMs) this.sendAck();
+    } else if (now - this.detachedAt > this.resumeTimeoutMs) {
+      this.fail(new MeshError('ERR_SESSION_LOST', `session ${this.id} found no path for ${this.resumeTimeoutMs} ms`));
+    }
+  }
+
+  private detach(err: Error, notify = true): void {
+    const p = this.path;
+    if (!p) return;
+    this.path = undefined;
+    this.gen++;
+    this.detachedAt = this.now();
+    try {
+      p.abort(err);
+    } catch {
+      // Already closed.
+    }
+    if (notify && this.state === 'open') this.init.onDetached?.(err);
+  }
+
+  private checkDone(): void {
+    if (this.state !== 'open' || !this.localFin || !this.finAcked) return;
+    if (this.peerFin === undefined || this.recvOffset !== this.peerFin) return;
+    this.state = 'done';
+    clearInterval(this.timer);
+    const p = this.path;
+    this.path = undefined;
+    this.gen++;
+    if (p) void p.close().catch(() => p.abort(new Error('close failed')));
+    this.init.onClosed?.();
+  }
+
+  private fail(err: Error, tellPeer = true): void {
+    if (this.state !== 'open') return;
+    this.state = 'failed';
+    clearInterval(this.timer);
+    const p = this.path;
+    this.path = undefined;
+    this.gen++;
+    if (p) {
+      try {
+        if (tellPeer) p.send(encodeReset(err.message));
+        void p.close().catch(() => p.abort(err));
+      } catch {
+        p.abort(err);
+      }
+    }
+    const waiter = this.writeWaiter;
+    this.writeWaiter = undefined;
+    waiter?.(err);
+    if (!this.duplex.destroyed) this.duplex.destroy(err);
+    this.init.onClosed?.(err);
+  }
+}
+
+const protocol = (why: string) => new MeshError('ERR_SESSION_PROTOCOL', why);

@@ -1,0 +1,3 @@
+module fedmesh/test/netlab/nfqdelay
+
+go 1.24
