@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CommandSpec } from '../common/cli/command.ts';
-import { parseDuration } from '../common/duration.ts';
+import { shutdownSignal } from '../common/cli/shutdown.ts';
+import { formatDuration, parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
 import { loadKubeConfig } from '../common/kube/config.ts';
 import { createLogger } from '../common/log.ts';
@@ -37,19 +38,19 @@ export const gmCommand: CommandSpec = {
     'lease-duration': {
       description: 'how long standbys wait before taking an unrenewed lease',
       value: 'DURATION',
-      default: '15s',
+      default: formatDuration(DEFAULT_LEASE_DURATION_MS),
       parse: parseDuration,
     },
     'renew-deadline': {
       description: 'how long the leader retries renewing before it fences itself',
       value: 'DURATION',
-      default: '10s',
+      default: formatDuration(DEFAULT_RENEW_DEADLINE_MS),
       parse: parseDuration,
     },
     'retry-period': {
       description: 'interval of renewals and of standby polls',
       value: 'DURATION',
-      default: '2s',
+      default: formatDuration(DEFAULT_RETRY_PERIOD_MS),
       parse: parseDuration,
     },
     'http-listen': {
@@ -161,22 +162,12 @@ export const gmCommand: CommandSpec = {
       'max-frame-bytes': number;
       'lc-lease-renew': number;
     };
-    validateTiming(
-      f['lease-duration'] ?? DEFAULT_LEASE_DURATION_MS,
-      f['renew-deadline'] ?? DEFAULT_RENEW_DEADLINE_MS,
-      f['retry-period'] ?? DEFAULT_RETRY_PERIOD_MS,
-    );
+    validateTiming(f['lease-duration'], f['renew-deadline'], f['retry-period']);
     const id = f.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     const { kc, source } = loadKubeConfig(f.kubeconfig);
     const log = createLogger({ component: 'gm', node: id });
     log.info({ kubeconfig: source }, 'loaded cluster configuration');
-    const ac = new AbortController();
-    const onSignal = (sig: string) => {
-      log.info({ signal: sig }, 'shutting down');
-      ac.abort();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    const shutdown = shutdownSignal(log);
     const gm = await createGm(
       {
         id,
@@ -201,7 +192,7 @@ export const gmCommand: CommandSpec = {
       },
       { kc, log },
     );
-    await gm.start(ac.signal);
+    await gm.start(shutdown);
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 /** `fedmesh lc`: the Local Controller of one edge node. */
 import type { CommandSpec } from '../common/cli/command.ts';
+import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
@@ -82,13 +83,7 @@ export const lcCommand: CommandSpec = {
     const bindPort = process.env.BIND_PORT;
     const http = parseListen(f['http-listen'] ?? (bindPort ? `:${bindPort}` : DEFAULT_HTTP_LISTEN));
     const log = createLogger({ component: 'lc', node });
-    const ac = new AbortController();
-    const onSignal = (sig: string) => {
-      log.info({ signal: sig }, 'shutting down');
-      ac.abort();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    const shutdown = shutdownSignal(log);
     const lc = createLc(
       {
         node,
@@ -100,7 +95,7 @@ export const lcCommand: CommandSpec = {
       },
       { log },
     );
-    await lc.start(ac.signal);
+    await lc.start(shutdown);
     return 0;
   },
 };

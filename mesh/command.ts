@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import type { CommandSpec } from '../common/cli/command.ts';
+import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
 import { createRegistry } from '../common/metrics.ts';
@@ -83,13 +84,9 @@ export const meshCommand: CommandSpec = {
 
     const log = createLogger({ component: 'mesh', node: name });
     const registry = createRegistry();
+    // Start-up failures stop what already runs, as a signal would.
     const ac = new AbortController();
-    const onSignal = (sig: string) => {
-      log.info({ signal: sig }, 'shutting down');
-      ac.abort();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    const shutdown = AbortSignal.any([shutdownSignal(log), ac.signal]);
 
     const node = await createMeshNode(
       {
@@ -110,7 +107,7 @@ export const meshCommand: CommandSpec = {
     let ready = false;
     const http = f['http-listen'] ? buildMeshServer({ node, registry, log, ready: () => ready }) : undefined;
     if (http && f['http-listen']) await http.listen(f['http-listen']);
-    const running = node.start(ac.signal);
+    const running = node.start(shutdown);
     const forwards: Server[] = [];
     try {
       await node.ready;
@@ -133,7 +130,7 @@ export const meshCommand: CommandSpec = {
               dhtBootstrap: next.dhtBootstrap ?? [],
             }),
           log,
-          ac.signal,
+          shutdown,
         )
       : Promise.resolve();
     await running;
