@@ -8,22 +8,16 @@ import { MODEL_HOT_UPDATE } from '../constants.ts';
 import { TerminalError } from '../errors.ts';
 import { buildPod, hotUpdateConfigFile, type WorkerParam } from '../podspec.ts';
 import { type KubeObject, RESOURCES } from '../resources.ts';
-import { stableSuffix } from '../sedna.ts';
 import type { MountUrl } from '../storage.ts';
 import type { Reconciler, ReconcilerDeps } from '../types.ts';
 import { mustGet } from './common.ts';
-import { type ConditionData, modelUrls, type StageJobFlavor, stageJobReconciler } from './stagejob.ts';
+import { type ConditionData, modelUrls, type StageJobFlavor, stageJobReconciler, stageWorkerEnv } from './stagejob.ts';
 
 const KIND = 'IncrementalLearningJob';
 
 export function incrementalLearningReconciler(deps: ReconcilerDeps): Reconciler {
   const { caches } = deps;
-  const base = (job: KubeObject, worker: string): Record<string, string> => ({
-    NAMESPACE: job.metadata.namespace ?? '',
-    JOB_NAME: job.metadata.name,
-    WORKER_NAME: `${worker}-${stableSuffix(job.metadata.uid ?? '', worker)}`,
-    LC_SERVER: deps.config.lcServer,
-  });
+  const base = (job: KubeObject, worker: string) => stageWorkerEnv(deps, job, worker);
 
   const flavor: StageJobFlavor = {
     kind: KIND,

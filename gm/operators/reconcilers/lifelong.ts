@@ -5,11 +5,11 @@
  */
 import { buildPod, type WorkerParam } from '../podspec.ts';
 import { type KubeObject, RESOURCES } from '../resources.ts';
-import { type Condition, stableSuffix } from '../sedna.ts';
+import type { Condition } from '../sedna.ts';
 import type { MountUrl } from '../storage.ts';
 import type { Reconciler, ReconcilerDeps } from '../types.ts';
 import { mustGet } from './common.ts';
-import { modelUrls, parseData, type StageJobFlavor, stageJobReconciler } from './stagejob.ts';
+import { modelUrls, parseData, type StageJobFlavor, stageJobReconciler, stageWorkerEnv } from './stagejob.ts';
 
 const KIND = 'LifelongLearningJob';
 
@@ -27,12 +27,7 @@ function cloudKbIndex(conditions: Condition[]): string {
 
 export function lifelongLearningReconciler(deps: ReconcilerDeps): Reconciler {
   const { caches } = deps;
-  const base = (job: KubeObject, worker: string): Record<string, string> => ({
-    NAMESPACE: job.metadata.namespace ?? '',
-    JOB_NAME: job.metadata.name,
-    WORKER_NAME: `${worker}-${stableSuffix(job.metadata.uid ?? '', worker)}`,
-    LC_SERVER: deps.config.lcServer,
-  });
+  const base = (job: KubeObject, worker: string) => stageWorkerEnv(deps, job, worker);
 
   const flavor: StageJobFlavor = {
     kind: KIND,

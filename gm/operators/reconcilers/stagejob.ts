@@ -19,7 +19,7 @@ import { STAGE_NODE_ANNOTATION_PREFIX } from '../constants.ts';
 import { TerminalError } from '../errors.ts';
 import type { Informer } from '../informer.ts';
 import { type KubeObject, RESOURCES, type ResourceType, splitKey } from '../resources.ts';
-import { type Condition, timeString, workerTypeLabel } from '../sedna.ts';
+import { type Condition, stableSuffix, timeString, workerTypeLabel } from '../sedna.ts';
 import type { Reconciler, ReconcilerDeps } from '../types.ts';
 import { stableJson } from '../writer.ts';
 import { phaseOf } from './common.ts';
@@ -59,6 +59,16 @@ export function modelUrls(part: { model?: ModelRef; models?: ModelRef[] } | unde
 }
 
 /** What differs between the two kinds. */
+/** The env every stage worker of an incremental or lifelong learning job gets, as Sedna sets it. */
+export function stageWorkerEnv(deps: ReconcilerDeps, job: KubeObject, worker: string): Record<string, string> {
+  return {
+    NAMESPACE: job.metadata.namespace ?? '',
+    JOB_NAME: job.metadata.name,
+    WORKER_NAME: `${worker}-${stableSuffix(job.metadata.uid ?? '', worker)}`,
+    LC_SERVER: deps.config.lcServer,
+  };
+}
+
 export interface StageJobFlavor {
   kind: 'IncrementalLearningJob' | 'LifelongLearningJob';
   resource: ResourceType;
