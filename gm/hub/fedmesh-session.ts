@@ -17,7 +17,7 @@ import {
 } from '../../common/wire/index.ts';
 import type { Confirmation } from './auth.ts';
 import { REPORT_WINDOW, SEND_HIGH_WATER_BYTES, SEND_RETRY_MS, WRITES_PER_CONNECTION } from './constants.ts';
-import { closeSocket, corked, type Session, type SessionContext } from './session.ts';
+import { closeSocket, corked, flushScheduler, type Session, type SessionContext } from './session.ts';
 import { createStream, type Stream } from './stream.ts';
 
 /** Where a fedmesh session finds and keeps streams: they outlive connections (resume). */
@@ -41,7 +41,6 @@ export function createFedmeshSession(
   let reportCredit = 0;
   let grant = 0;
   let resend: Array<{ seq: number; text: string }> = [];
-  let flushQueued = false;
   let grantQueued = false;
   let closing = false;
   const pendingReports: ReportFrame[] = [];
@@ -65,16 +64,11 @@ export function createFedmeshSession(
     closeSocket(ws, spec, detail);
   }
 
-  function scheduleFlush(delayMs = 0) {
-    if (flushQueued || closing || !stream) return;
-    flushQueued = true;
-    const run = () => {
-      flushQueued = false;
-      corked(ws, flush);
-    };
-    if (delayMs) setTimeout(run, delayMs).unref();
-    else setImmediate(run);
-  }
+  const scheduleFlush = flushScheduler(
+    ws,
+    () => flush(),
+    () => !closing && stream !== undefined,
+  );
 
   function flush() {
     if (!stream) return;

@@ -16,7 +16,14 @@ import {
 import type { Confirmation } from './auth.ts';
 import { SEDNA_PING_INTERVAL_MS, SEND_HIGH_WATER_BYTES, SEND_RETRY_MS, WRITES_PER_CONNECTION } from './constants.ts';
 import { createFeed } from './feed.ts';
-import { closeSocket, corked, type Session, type SessionContext, sednaDelete, sednaInsert } from './session.ts';
+import {
+  closeSocket,
+  flushScheduler,
+  type Session,
+  type SessionContext,
+  sednaDelete,
+  sednaInsert,
+} from './session.ts';
 import type { Report } from './status.ts';
 
 export function createSednaSession(
@@ -30,7 +37,6 @@ export function createSednaSession(
   const at = { node, dialect: 'sedna' };
   const feed = createFeed(node, ctx);
   feed.startSnapshot();
-  let flushQueued = false;
   let inFlight = 0;
   const pending: Report[] = [];
   // Reports wait until a TokenReview confirmed the credentials (auth.ts); downstream does not.
@@ -40,16 +46,11 @@ export function createSednaSession(
   let closing = false;
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
 
-  function scheduleFlush(delayMs = 0) {
-    if (flushQueued || closing) return;
-    flushQueued = true;
-    const run = () => {
-      flushQueued = false;
-      corked(ws, flush);
-    };
-    if (delayMs) setTimeout(run, delayMs).unref();
-    else setImmediate(run);
-  }
+  const scheduleFlush = flushScheduler(
+    ws,
+    () => flush(),
+    () => !closing,
+  );
 
   function flush() {
     while (!closing && ws.readyState === ws.OPEN) {

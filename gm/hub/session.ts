@@ -62,6 +62,24 @@ export function closeSocket(ws: WebSocket, spec: CloseSpec, detail?: string): vo
  * several objects, or a fan-out burst, costs one syscall instead of one per frame). ws corks per
  * frame itself; corks nest, so the outer one holds them all.
  */
+/**
+ * Coalesces flush requests: at most one corked `flush` queued at a time, on the next tick or after
+ * `delayMs` (backpressure retry); nothing is queued while `ready()` is false.
+ */
+export function flushScheduler(ws: WebSocket, flush: () => void, ready: () => boolean): (delayMs?: number) => void {
+  let queued = false;
+  return (delayMs = 0) => {
+    if (queued || !ready()) return;
+    queued = true;
+    const run = () => {
+      queued = false;
+      corked(ws, flush);
+    };
+    if (delayMs) setTimeout(run, delayMs).unref();
+    else setImmediate(run);
+  };
+}
+
 export function corked(ws: WebSocket, fn: () => void): void {
   const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
   socket?.cork();
