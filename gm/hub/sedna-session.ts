@@ -16,14 +16,7 @@ import {
 import type { Confirmation } from './auth.ts';
 import { SEDNA_PING_INTERVAL_MS, SEND_HIGH_WATER_BYTES, SEND_RETRY_MS, WRITES_PER_CONNECTION } from './constants.ts';
 import { createFeed } from './feed.ts';
-import {
-  closeSocket,
-  flushScheduler,
-  type Session,
-  type SessionContext,
-  sednaDelete,
-  sednaInsert,
-} from './session.ts';
+import { closeSocket, flushScheduler, type Session, type SessionContext, sednaDelete, sednaInsert } from './session.ts';
 import type { Report } from './status.ts';
 
 export function createSednaSession(
