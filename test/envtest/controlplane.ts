@@ -70,22 +70,93 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on `host` (bind to 0, read, close). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The kernel's ephemeral range, from which it picks the source ports of outgoing connections. A
+ * port handed out by bind(0) comes from that same range, so a concurrent test's outgoing connection
+ * can take it between our probe and the server's bind; ports below it are never taken that way.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo as number, hi as number];
+  } catch {
+    // Not Linux, or no procfs: fall back to bind(0).
+  }
+  return [0, 0];
+}
+
+function tryListen(port: number, host: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen({ port, host, exclusive: true }, () => {
       const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : undefined));
     });
   });
 }
 
-async function waitFor(what: string, timeoutMs: number, proc: ManagedProcess, probe: () => Promise<boolean>) {
+/**
+ * A free TCP port on `host`: a random one below the kernel's ephemeral range (see ephemeralRange),
+ * probed by binding it; bind(0) only when that range is too small.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [lo] = ephemeralRange();
+  const base = 10_000;
+  if (lo - base >= 1_000) {
+    for (let i = 0; i < 50; i++) {
+      const port = await tryListen(base + Math.floor(Math.random() * (lo - base)), host);
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await tryListen(0, host);
+  if (port === undefined) throw new Error(`no free port on ${host}`);
+  return port;
+}
+
+/** The last lines of a log file, for an error message; empty when it cannot be read. */
+function logTail(path: string, lines = 8): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** A start-up failure that a retry on other ports cures. */
+function portTaken(logFile: string): boolean {
+  return /address already in use/i.test(logTail(logFile, 40));
+}
+
+/**
+ * Runs `start` again (it picks fresh ports) when it failed because a port was taken between picking
+ * and binding it: two test files start control planes concurrently.
+ */
+async function retryOnPortTaken<T>(logFile: string, start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PrerequisiteError) || !portTaken(logFile)) throw err;
+    }
+  }
+}
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  proc: ManagedProcess,
+  probe: () => Promise<boolean>,
+  logFile?: string,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!proc.running()) throw new PrerequisiteError(`${what} exited during start-up (see its log)`);
+    if (!proc.running()) {
+      const tail = logFile ? logTail(logFile) : '';
+      throw new PrerequisiteError(
+        `${what} exited during start-up${logFile ? ` (log ${logFile})` : ''}${tail ? `:\n${tail}` : ''}`,
+      );
+    }
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -125,36 +196,48 @@ export async function startEtcd(init: {
   dir: string;
   detached?: boolean;
 }): Promise<{ proc: ManagedProcess; url: string }> {
-  const [port, peerPort] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${port}`;
-  const proc = spawnManaged({
-    name: 'etcd',
-    cmd: init.binary,
-    args: [
-      '--name=envtest',
-      `--data-dir=${join(init.dir, 'etcd-data')}`,
-      `--listen-client-urls=${url}`,
-      `--advertise-client-urls=${url}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=envtest=http://127.0.0.1:${peerPort}`,
-      // Test data is disposable: skip fsync so 2 cores are not spent waiting for the disk.
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-    ],
-    logFile: join(init.dir, 'etcd.log'),
-    detached: init.detached ?? false,
-  });
-  try {
-    await waitFor('etcd', 30_000, proc, async () => {
-      const res = await fetch(`${url}/health`);
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+  const logFile = join(init.dir, 'etcd.log');
+  return retryOnPortTaken(logFile, async () => {
+    const [port, peerPort] = [await freePort(), await freePort()];
+    const url = `http://127.0.0.1:${port}`;
+    const dataDir = join(init.dir, 'etcd-data');
+    // A failed attempt may have left a member directory naming its peer URL.
+    rmSync(dataDir, { recursive: true, force: true });
+    const proc = spawnManaged({
+      name: 'etcd',
+      cmd: init.binary,
+      args: [
+        '--name=envtest',
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=envtest=http://127.0.0.1:${peerPort}`,
+        // Test data is disposable: skip fsync so 2 cores are not spent waiting for the disk.
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      logFile,
+      detached: init.detached ?? false,
     });
-  } catch (err) {
-    await proc.stop('SIGKILL');
-    throw err;
-  }
-  return { proc, url };
+    try {
+      await waitFor(
+        'etcd',
+        30_000,
+        proc,
+        async () => {
+          const res = await fetch(`${url}/health`);
+          return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+        },
+        logFile,
+      );
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw err;
+    }
+    return { proc, url };
+  });
 }
 
 /**
@@ -184,37 +267,44 @@ async function startControllerManager(init: {
     }),
     { mode: 0o600 },
   );
-  const port = await freePort();
-  const proc = spawnManaged({
-    name: 'kube-controller-manager',
-    cmd: init.binary,
-    args: [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      `--controllers=${init.controllers.join(',')}`,
-      '--leader-elect=false',
-      '--use-service-account-credentials=false',
-      `--service-account-private-key-file=${init.saKey}`,
-      `--root-ca-file=${join(init.dir, 'ca.crt')}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${port}`,
-      `--cert-dir=${join(init.dir, 'kube-controller-manager-certs')}`,
-      '--profiling=false',
-      '--v=1',
-    ],
-    logFile: join(init.dir, 'kube-controller-manager.log'),
+  const logFile = join(init.dir, 'kube-controller-manager.log');
+  return retryOnPortTaken(logFile, async () => {
+    const port = await freePort();
+    const proc = spawnManaged({
+      name: 'kube-controller-manager',
+      cmd: init.binary,
+      args: [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        `--controllers=${init.controllers.join(',')}`,
+        '--leader-elect=false',
+        '--use-service-account-credentials=false',
+        `--service-account-private-key-file=${init.saKey}`,
+        `--root-ca-file=${join(init.dir, 'ca.crt')}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        `--cert-dir=${join(init.dir, 'kube-controller-manager-certs')}`,
+        '--profiling=false',
+        '--v=1',
+      ],
+      logFile,
+    });
+    try {
+      // /healthz is always allowed anonymously; the serving certificate is self-signed.
+      await waitFor(
+        'kube-controller-manager',
+        60_000,
+        proc,
+        () => httpsOk(`https://127.0.0.1:${port}/healthz`, { rejectUnauthorized: false }),
+        logFile,
+      );
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw err;
+    }
+    return proc;
   });
-  try {
-    // /healthz is always allowed anonymously; the serving certificate is self-signed.
-    await waitFor('kube-controller-manager', 60_000, proc, () =>
-      httpsOk(`https://127.0.0.1:${port}/healthz`, { rejectUnauthorized: false }),
-    );
-  } catch (err) {
-    await proc.stop('SIGKILL');
-    throw err;
-  }
-  return proc;
 }
 
 /**
@@ -245,47 +335,61 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
   const admin = await issueCert(dir, 'admin', { cn: 'fedmesh-admin', orgs: ['system:masters'] }, { client: true });
   const sa = createServiceAccountKeys(dir);
 
-  const apiPort = await freePort(host);
-  const server = `https://${host}:${apiPort}`;
   const { proc: etcd, url: etcdUrl } = await startEtcd({ binary: bin.etcd, dir, detached });
   const tls = { ca: readFileSync(join(dir, 'ca.crt')), cert: readFileSync(admin.cert), key: readFileSync(admin.key) };
 
-  const apiserverArgs = [
-    `--etcd-servers=${etcdUrl}`,
-    `--bind-address=${host}`,
-    `--advertise-address=${host}`,
-    `--secure-port=${apiPort}`,
-    `--cert-dir=${dir}`,
-    `--tls-cert-file=${serving.cert}`,
-    `--tls-private-key-file=${serving.key}`,
-    `--client-ca-file=${join(dir, 'ca.crt')}`,
-    '--authorization-mode=RBAC',
-    `--service-account-issuer=${server}`,
-    `--service-account-key-file=${sa.pub}`,
-    `--service-account-signing-key-file=${sa.key}`,
-    `--api-audiences=fedmesh,${server}`,
-    `--service-cluster-ip-range=${init.serviceClusterIPRange ?? '10.96.0.0/24'}`,
-    '--allow-privileged=true',
-    '--profiling=false',
-    '--v=1',
-  ];
-  let apiserver = startApiserverProcess();
+  const apiLog = join(dir, 'kube-apiserver.log');
+  let server = '';
+  let apiserverArgs: string[] = [];
+  let apiserver: ManagedProcess | undefined;
   function startApiserverProcess(): ManagedProcess {
     return spawnManaged({
       name: 'kube-apiserver',
       cmd: bin.kubeApiserver,
       args: apiserverArgs,
-      logFile: join(dir, 'kube-apiserver.log'),
+      logFile: apiLog,
       detached,
     });
   }
-  const waitApi = () => waitFor('kube-apiserver', 120_000, apiserver, () => httpsOk(`${server}/readyz`, tls));
+  const waitApi = (proc: ManagedProcess) =>
+    waitFor('kube-apiserver', 120_000, proc, () => httpsOk(`${server}/readyz`, tls), apiLog);
   try {
-    await waitApi();
+    apiserver = await retryOnPortTaken(apiLog, async () => {
+      const apiPort = await freePort(host);
+      server = `https://${host}:${apiPort}`;
+      apiserverArgs = [
+        `--etcd-servers=${etcdUrl}`,
+        `--bind-address=${host}`,
+        `--advertise-address=${host}`,
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${dir}`,
+        `--tls-cert-file=${serving.cert}`,
+        `--tls-private-key-file=${serving.key}`,
+        `--client-ca-file=${join(dir, 'ca.crt')}`,
+        '--authorization-mode=RBAC',
+        `--service-account-issuer=${server}`,
+        `--service-account-key-file=${sa.pub}`,
+        `--service-account-signing-key-file=${sa.key}`,
+        `--api-audiences=fedmesh,${server}`,
+        `--service-cluster-ip-range=${init.serviceClusterIPRange ?? '10.96.0.0/24'}`,
+        '--allow-privileged=true',
+        '--profiling=false',
+        '--v=1',
+      ];
+      const proc = startApiserverProcess();
+      try {
+        await waitApi(proc);
+      } catch (err) {
+        await proc.stop('SIGKILL');
+        throw err;
+      }
+      return proc;
+    });
   } catch (err) {
-    await Promise.all([apiserver.stop('SIGKILL'), etcd.stop('SIGKILL')]);
+    await etcd.stop('SIGKILL');
     throw err;
   }
+  let api: ManagedProcess = apiserver;
 
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(
@@ -312,13 +416,13 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
         saKey: sa.key,
       });
     } catch (err) {
-      await Promise.all([apiserver.stop('SIGKILL'), etcd.stop('SIGKILL')]);
+      await Promise.all([api.stop('SIGKILL'), etcd.stop('SIGKILL')]);
       throw err;
     }
   }
   const state = (): ControlPlaneState => ({
     etcdPid: etcd.pid,
-    apiserverPid: apiserver.pid,
+    apiserverPid: api.pid,
     ...(kcm ? { controllerManagerPid: kcm.pid } : {}),
     server,
     kubeconfig: kubeconfigPath,
@@ -357,17 +461,17 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
       return kc;
     },
     async stopApiServer(signal = 'SIGTERM') {
-      await apiserver.stop(signal, 10_000);
+      await api.stop(signal, 10_000);
     },
     async startApiServer() {
-      if (apiserver.running()) return;
-      apiserver = startApiserverProcess();
-      await waitApi();
+      if (api.running()) return;
+      api = startApiserverProcess();
+      await waitApi(api);
       writeFileSync(join(dir, 'state.json'), JSON.stringify(state(), null, 2));
     },
     async stop() {
       await kcm?.stop('SIGTERM', 10_000);
-      await apiserver.stop('SIGTERM', 10_000);
+      await api.stop('SIGTERM', 10_000);
       await etcd.stop('SIGTERM', 10_000);
       if (ownDir) rmSync(dir, { recursive: true, force: true });
       removeDir();
