@@ -33,6 +33,17 @@ function usage(pid: number): { rssMiB: number; cpuS: number } {
   return { rssMiB: rss, cpuS: (Number(f[11]) + Number(f[12])) / TICK_HZ };
 }
 
+/** The replica's V8 heap (used, reserved) and external memory in MiB, from its /metrics. */
+async function heap(port: number): Promise<{ used: number; total: number; external: number }> {
+  const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const g = (name: string) => round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(m)?.[1] ?? Number.NaN) / 1048576, 1);
+  return {
+    used: g('nodejs_heap_size_used_bytes'),
+    total: g('nodejs_heap_size_total_bytes'),
+    external: g('nodejs_external_memory_bytes'),
+  };
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function pool<T>(items: T[], limit: number, fn: (x: T, i: number) => Promise<void>) {
   let next = 0;
@@ -93,16 +104,19 @@ class SimLc {
         ),
       );
       ws.on('message', (data: Buffer) => {
-        const text = data.toString();
-        if (text.startsWith('{"type":"object"') || text.startsWith('{"type":"sync')) {
-          if (this.watch !== undefined && !this.seen.has(this.watch) && text.includes(this.watch)) {
+        // Data frames are only looked at, not decoded: 1k simulated LCs share this process's one
+        // thread, and their decoding would be counted as fan-out latency of the hub.
+        const head = data.toString('latin1', 0, 48);
+        if (head.startsWith('{"type":"object"') || head.startsWith('{"type":"sync')) {
+          if (this.watch !== undefined && !this.seen.has(this.watch) && data.includes(this.watch)) {
             this.seen.set(this.watch, performance.now());
           }
           // Ack after this turn's arrivals are all timestamped (the sends would delay the next ones).
-          const ack = `{"type":"ack","seq":${/"seq":(\d+)/.exec(text)?.[1]}}`;
+          const ack = `{"type":"ack","seq":${/"seq":(\d+)/.exec(head)?.[1]}}`;
           setImmediate(() => ws.readyState === WebSocket.OPEN && ws.send(ack));
           return;
         }
+        const text = data.toString();
         const f = JSON.parse(text) as { type: string; replica?: string; nonce?: number; reportId?: unknown };
         if (f.type === 'welcome') {
           this.welcomes.push({ at: performance.now(), replica: f.replica as string });
@@ -200,7 +214,8 @@ async function baseline(sizes: number[]) {
               if (--left === 0) resolve();
             });
           }
-          clients[0]?.send(`BCAST ${round_ + 1}`);
+          // About the size of the hub's fan-out frame (a Model with its metadata).
+          clients[0]?.send(`BCAST ${round_ + 1} ${'x'.repeat(1024)}`);
         });
         lat.push(...got);
       }
@@ -289,13 +304,22 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     log(`fan-out objects in ${round((performance.now() - t) / 1000, 1)} s`);
 
     const opts = { namespace: ns, readyz: 'replica' as const, logFile: '/dev/null', args: ['--no-operators'] };
-    replicas.push(await startReplica(plane, { id: 'a', ...opts }), await startReplica(plane, { id: 'b', ...opts }));
+    // FEDMESH_BENCH_PROF=DIR: CPU profiles of both replicas, written when they stop; replica a is then
+    // stopped with SIGTERM instead of SIGKILL (a profile needs an orderly exit), so re-home figures
+    // of such a run are not kill -9 figures.
+    const prof = process.env.FEDMESH_BENCH_PROF;
+    const profEnv = prof ? { env: { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } } : {};
+    replicas.push(
+      await startReplica(plane, { id: 'a', ...opts, ...profEnv }),
+      await startReplica(plane, { id: 'b', ...opts, ...profEnv }),
+    );
     const [a, b] = replicas as [Replica, Replica];
     while ((await a.readyz()) !== 200 || (await b.readyz()) !== 200) await sleep(200);
     const urls = [a, b].map((r) => `ws://127.0.0.1:${r.wsPort}/`);
     await sleep(1000);
     const idle = usage(a.proc.pid);
     figures.rss_mib_0 = round(idle.rssMiB, 1);
+    figures.heap_mib_0 = await heap(a.port);
 
     for (const n of sizes) {
       const before = usage(a.proc.pid);
@@ -321,6 +345,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       const after = usage(a.proc.pid);
       const k = `${n / 1000}k`;
       figures[`rss_mib_${k}`] = round(after.rssMiB, 1);
+      figures[`heap_mib_${k}`] = await heap(a.port);
       figures[`rss_kib_per_conn_${k}`] = round(((after.rssMiB - idle.rssMiB) * 1024) / n, 1);
       // Everything a connection costs: upgrade, snapshot, confirmation, Lease.
       figures[`cpu_ms_per_connect_${k}`] = round(((cpuBefore.cpuS - before.cpuS) * 1000) / fresh.length, 3);
@@ -416,7 +441,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     });
     const cpu0 = cpu();
     const killedAt = performance.now();
-    a.proc.signal('SIGKILL');
+    a.proc.signal(prof ? 'SIGTERM' : 'SIGKILL');
     while (sims.some((s) => !s.welcomes.some((w) => w.at > killedAt)) && performance.now() - killedAt < 60_000) {
       await sleep(10);
     }
@@ -437,7 +462,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     log(`re-home p99 ${figures.rehome_p99_s_1k} s`);
   } finally {
     for (const s of sims) s.close();
-    await Promise.all(replicas.map((r) => r.proc.stop('SIGKILL')));
+    // SIGTERM: a replica shuts down in well under a second, and writes its CPU profile when asked to.
+    await Promise.all(replicas.map((r) => r.proc.stop('SIGTERM', 5000)));
     rest.close();
     await plane.stop();
   }

@@ -4,17 +4,25 @@
  * command spec; this file only wires them and turns the result into an exit code.
  */
 import { type CommandSpec, runCli } from '../common/cli/command.ts';
-import { keepalivedCommand } from '../deploy/keepalived/command.ts';
-import { gmCommand } from '../gm/command.ts';
-import { lcCommand } from '../lc/command.ts';
-import { meshCommand } from '../mesh/command.ts';
-import { envtestCommand } from './envtest.ts';
-import { sandboxCommand } from './sandbox.ts';
 
+// Each component's command module loads its whole implementation (libp2p, fastify, client-node…);
+// a process imports only the one it runs, so a GM does not carry the mesh and vice versa.
+const components: Record<string, () => Promise<CommandSpec>> = {
+  gm: async () => (await import('../gm/command.ts')).gmCommand,
+  lc: async () => (await import('../lc/command.ts')).lcCommand,
+  mesh: async () => (await import('../mesh/command.ts')).meshCommand,
+  keepalived: async () => (await import('../deploy/keepalived/command.ts')).keepalivedCommand,
+  sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
+  envtest: async () => (await import('./envtest.ts')).envtestCommand,
+};
+
+const argv = process.argv.slice(2);
+const only = Object.hasOwn(components, argv[0] ?? '') ? components[argv[0] as string] : undefined;
 const root: CommandSpec = {
   name: 'fedmesh',
   summary: 'a highly available Sedna-style edge-AI control plane',
-  subcommands: [gmCommand, lcCommand, meshCommand, keepalivedCommand, sandboxCommand, envtestCommand],
+  // All of them only for the root's help and its unknown-command error.
+  subcommands: only ? [await only()] : await Promise.all(Object.values(components).map((load) => load())),
 };
 
-process.exitCode = await runCli(root, process.argv.slice(2));
+process.exitCode = await runCli(root, argv);

@@ -23,3 +23,13 @@ test('counters, gauges and histograms render in the Prometheus text format', () 
   assert.match(text, /^lat_seconds_count 3$/m);
   assert.ok(text.endsWith('\n'));
 });
+
+test('a frozen labels object is keyed once and counts like a fresh one', () => {
+  const r = createRegistry();
+  const c = r.counter('frames_total', 'frames');
+  const labels = Object.freeze({ dialect: 'fedmesh' });
+  c.inc(1, labels);
+  c.inc(2, labels);
+  c.inc(1, { dialect: 'fedmesh' });
+  assert.match(r.render(), /^frames_total\{dialect="fedmesh"\} 4$/m);
+});

@@ -5,8 +5,20 @@
 
 type Labels = Record<string, string>;
 
+// Hot paths pass one constant labels object per series (a counter bumped per frame): its key is
+// computed once.
+const keys = new WeakMap<Labels, string>();
+
 function key(labels: Labels | undefined): string {
   if (!labels) return '';
+  const cached = keys.get(labels);
+  if (cached !== undefined) return cached;
+  const k = computeKey(labels);
+  if (Object.isFrozen(labels)) keys.set(labels, k);
+  return k;
+}
+
+function computeKey(labels: Labels): string {
   const parts = Object.entries(labels)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
@@ -107,4 +119,20 @@ export function createRegistry(): Registry {
     },
     render: () => `${metrics.flatMap((m) => m.render()).join('\n')}\n`,
   };
+}
+
+/** The process's own figures (names as Prometheus client libraries use them), read at scrape time. */
+export function registerProcessMetrics(registry: Registry): void {
+  registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
+  registry.gauge('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
+  registry.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use in bytes.', () => process.memoryUsage().heapUsed);
+  registry.gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved in bytes.', () => process.memoryUsage().heapTotal);
+  registry.gauge(
+    'nodejs_external_memory_bytes',
+    'Memory of C++ objects bound to JavaScript objects (Buffers, sockets) in bytes.',
+    () => process.memoryUsage().external,
+  );
 }

@@ -1,8 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PrerequisiteError } from '../common/errors.ts';
+import { type ClusterAccess, toAccess } from '../common/kube/access.ts';
 import { createKubeRest } from '../common/kube/rest.ts';
 import type { Logger } from '../common/log.ts';
-import { createRegistry } from '../common/metrics.ts';
+import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { createLeaderElector } from './election/elector.ts';
 import { createLeaseLock } from './election/lock.ts';
 import { recordEvent } from './events.ts';
@@ -39,7 +40,8 @@ export interface Runnable {
 }
 
 export interface GmComponents {
-  kc: KubeConfig;
+  /** The API server: plain access data (the `fedmesh gm` command) or a client-node KubeConfig (tests). */
+  cluster: ClusterAccess | KubeConfig;
   log: Logger;
 }
 
@@ -53,7 +55,8 @@ export interface Gm {
 /** Wires one GM replica: elector, leader-only runnables, HTTP server, metrics. */
 export async function createGm(init: GmInit, components: GmComponents): Promise<Gm> {
   const log = components.log;
-  const rest = await createKubeRest(components.kc);
+  const cluster = await toAccess(components.cluster);
+  const rest = await createKubeRest(cluster);
   // Fail fast with a clear message when the API server cannot be reached at all.
   try {
     await rest.request('GET', '/version', { signal: AbortSignal.timeout(5000) });
@@ -65,6 +68,7 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
   }
 
   const registry = createRegistry();
+  registerProcessMetrics(registry);
   const transitions = registry.counter('fedmesh_gm_leader_transitions_total', 'Times this replica started leading.');
   const renewLatency = registry.histogram(
     'fedmesh_gm_lease_renew_duration_seconds',
@@ -100,7 +104,7 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
   if (init.hub) {
     const hub = createHub(
       { ...init.hub, replicaId: init.id, namespace: init.leaseNamespace },
-      { rest, kc: components.kc, log, registry },
+      { rest, cluster, log, registry },
     );
     replicaRunnables.push(hub);
     replicaChecks.push(...hub.checks);

@@ -4,7 +4,7 @@ import type { CommandSpec } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
-import { loadKubeConfig } from '../common/kube/config.ts';
+import { loadClusterAccess } from '../common/kube/access.ts';
 import { createLogger } from '../common/log.ts';
 import { createGm } from './app.ts';
 import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './election/constants.ts';
@@ -164,7 +164,7 @@ export const gmCommand: CommandSpec = {
     };
     validateTiming(f['lease-duration'], f['renew-deadline'], f['retry-period']);
     const id = f.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
-    const { kc, source } = loadKubeConfig(f.kubeconfig);
+    const { access: cluster, source } = loadClusterAccess(f.kubeconfig);
     const log = createLogger({ component: 'gm', node: id });
     log.info({ kubeconfig: source }, 'loaded cluster configuration');
     const shutdown = shutdownSignal(log);
@@ -190,7 +190,7 @@ export const gmCommand: CommandSpec = {
           connectionLeaseRenewMs: f['lc-lease-renew'],
         },
       },
-      { kc, log },
+      { cluster, log },
     );
     await gm.start(shutdown);
     return 0;

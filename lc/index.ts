@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
-import { createRegistry } from '../common/metrics.ts';
+import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import type { Kind } from '../common/wire/index.ts';
 import { COALESCED_KINDS, DEFAULT_TOKEN_FILE } from './constants.ts';
 import { buildLcServer } from './http.ts';
@@ -83,6 +83,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
       }
     });
   const registry = createRegistry();
+  registerProcessMetrics(registry);
   const acked = registry.counter('fedmesh_lc_reports_acked_total', 'Reports the GM acknowledged.');
   const applied = registry.counter('fedmesh_lc_downstream_ops_total', 'Downstream changes applied to the store.');
   const closes = registry.counter('fedmesh_lc_link_closes_total', 'GM connections ended, by code.');

@@ -9,7 +9,7 @@ import type { CommandSpec } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
-import { createRegistry } from '../common/metrics.ts';
+import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
 import { type ForwardSpec, parseForward, startForward } from './forward.ts';
@@ -84,6 +84,7 @@ export const meshCommand: CommandSpec = {
 
     const log = createLogger({ component: 'mesh', node: name });
     const registry = createRegistry();
+    registerProcessMetrics(registry);
     // Start-up failures stop what already runs, as a signal would.
     const ac = new AbortController();
     const shutdown = AbortSignal.any([shutdownSignal(log), ac.signal]);

@@ -2,6 +2,7 @@ import { Agent, type RequestOptions, request } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FedmeshError } from '../errors.ts';
+import { type ClusterAccess, headerSource, toAccess } from './access.ts';
 
 /** A response from the API server other than 2xx, with the Status object's reason. */
 export class KubeApiError extends FedmeshError {
@@ -51,24 +52,24 @@ function url(server: string, path: string, query?: RequestInit['query']): URL {
   return u;
 }
 
-export async function createKubeRest(kc: KubeConfig): Promise<KubeRest> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new FedmeshError('kubeconfig has no current cluster', 'ERR_CONFIG');
-  const base: RequestOptions = {};
-  await kc.applyToHTTPSOptions(base);
+export async function createKubeRest(source: KubeConfig | ClusterAccess): Promise<KubeRest> {
+  const access = await toAccess(source);
+  const cluster = { server: access.server };
+  if (!cluster.server) throw new FedmeshError('kubeconfig has no current cluster', 'ERR_CONFIG');
   // One keep-alive pool: renewals every few hundred ms should not pay a TLS handshake each.
   const agent = new Agent({
     keepAlive: true,
-    ca: base.ca,
-    cert: base.cert,
-    key: base.key,
-    rejectUnauthorized: base.rejectUnauthorized,
-    servername: base.servername,
+    ca: access.ca,
+    cert: access.cert,
+    key: access.key,
+    rejectUnauthorized: access.rejectUnauthorized,
+    servername: access.servername,
   });
-  const headers = { ...(base.headers as Record<string, string> | undefined) };
+  const authHeaders = headerSource(access);
+  const base: RequestOptions = { auth: access.auth };
 
   function send(method: string, path: string, init: RequestInit, accept: string) {
-    const u = url(cluster!.server, path, init.query);
+    const u = url(cluster.server, path, init.query);
     const body = init.body === undefined ? undefined : JSON.stringify(init.body);
     return new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
       const req = request(u, {
@@ -77,7 +78,7 @@ export async function createKubeRest(kc: KubeConfig): Promise<KubeRest> {
         auth: base.auth,
         signal: init.signal,
         headers: {
-          ...headers,
+          ...authHeaders(),
           accept,
           ...(body === undefined
             ? {}

@@ -7,6 +7,13 @@
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
 /**
+ * Accept queue of the hub's socket. When a replica dies its LCs all reconnect to the others at once;
+ * with Node's default of 511 the queue overflows, the kernel drops SYNs and those LCs retry only
+ * after TCP's 1 s initial retransmission timeout. The kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/**
  * fedmesh heartbeats: a ping after 10 s of silence; 30 s without any frame closes with 4408 (three
  * missed pings). A crashed replica is noticed at once (its sockets close); these catch half-open
  * links (a cut uplink, a frozen peer) while costing 10k idle LCs only 1k small frames a second.

@@ -26,6 +26,9 @@ export interface StreamStore {
   set(node: string, stream: Stream): void;
 }
 
+const TEXT = { binary: false } as const;
+const FEDMESH_LABELS = Object.freeze({ dialect: 'fedmesh' });
+
 export function createFedmeshSession(
   ws: WebSocket,
   node: string,
@@ -40,7 +43,7 @@ export function createFedmeshSession(
   let credit = 0;
   let reportCredit = 0;
   let grant = 0;
-  let resend: Array<{ seq: number; text: string }> = [];
+  let resend: Array<{ seq: number; data: Buffer }> = [];
   let grantQueued = false;
   let closing = false;
   const pendingReports: ReportFrame[] = [];
@@ -52,8 +55,10 @@ export function createFedmeshSession(
   let nonce = 0;
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
 
-  const send = (text: string) => {
-    ws.send(text);
+  // Data frames come as the UTF-8 bytes of a text frame (encoded once per fan-out); control frames as strings.
+  const send = (frame: string | Buffer) => {
+    if (typeof frame === 'string') ws.send(frame);
+    else ws.send(frame, TEXT);
     lastSent = performance.now();
   };
   const sendFrame = (f: FedmeshDownstreamFrame) => send(encodeFedmeshFrame(f));
@@ -77,11 +82,11 @@ export function createFedmeshSession(
         scheduleFlush(SEND_RETRY_MS);
         return;
       }
-      const text = resend.length ? resend.shift()?.text : stream.nextFrame();
-      if (text === undefined) return;
+      const data = resend.length ? resend.shift()?.data : stream.nextFrame();
+      if (data === undefined) return;
       credit--;
-      send(text);
-      ctx.metrics.downstream.inc(1, { dialect: 'fedmesh' });
+      send(data);
+      ctx.metrics.downstream.inc(1, FEDMESH_LABELS);
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import { type JsonWebKey, webcrypto } from 'node:crypto';
 import { request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { type ClusterAccess, headerSource } from '../../common/kube/access.ts';
 
 /** The identity a verified token carries. */
 export interface TokenClaims {
@@ -113,16 +113,21 @@ export function createTokenVerifier(init: {
   };
 }
 
-/** GETs a JSON document from the API server with the kubeconfig's credentials and a chosen Accept. */
-export function kubeJsonGetter(kc: KubeConfig) {
+/** GETs a JSON document from the API server with the replica's credentials and a chosen Accept. */
+export function kubeJsonGetter(access: ClusterAccess) {
+  const headers = headerSource(access);
+  const tls = {
+    ca: access.ca,
+    cert: access.cert,
+    key: access.key,
+    rejectUnauthorized: access.rejectUnauthorized,
+    servername: access.servername,
+    auth: access.auth,
+  };
   return async (path: string, accept: string, signal: AbortSignal): Promise<unknown> => {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('no current cluster');
-    const opts: import('node:https').RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    const url = new URL(access.server.replace(/\/$/, '') + path);
     return new Promise((resolve, reject) => {
-      const req = request(url, { ...opts, method: 'GET', signal, headers: { ...opts.headers, accept } }, (res) => {
+      const req = request(url, { ...tls, method: 'GET', signal, headers: { ...headers(), accept } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -19,6 +19,8 @@ import { createFeed } from './feed.ts';
 import { closeSocket, flushScheduler, type Session, type SessionContext, sednaDelete, sednaInsert } from './session.ts';
 import type { Report } from './status.ts';
 
+const SEDNA_LABELS = Object.freeze({ dialect: 'sedna' });
+
 export function createSednaSession(
   ws: WebSocket,
   node: string,
@@ -56,7 +58,7 @@ export function createSednaSession(
       if (op.op === 'upsert') ws.send(sednaInsert(op.kind, op.obj), { binary: false });
       else if (op.op === 'delete') ws.send(sednaDelete(op.kind, op.namespace, op.name));
       else continue; // Sedna has no snapshot markers.
-      ctx.metrics.downstream.inc(1, { dialect: 'sedna' });
+      ctx.metrics.downstream.inc(1, SEDNA_LABELS);
     }
   }
 

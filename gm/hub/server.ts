@@ -16,6 +16,7 @@ import {
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   JWKS_REFRESH_MS,
+  LISTEN_BACKLOG,
   NODE_NAME_HEADER,
   STREAM_RESUME_TTL_MS,
   TOKEN_AUDIENCE,
@@ -39,8 +40,8 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
   const router = createRouter(cache);
   cache.onChange((kind, ns, name, obj) => router.update(kind, ns, name, obj));
   const applier = createReportApplier({ rest, cache, router, log, metrics });
-  const verifier = components.kc
-    ? createTokenVerifier({ audience: TOKEN_AUDIENCE, fetchJson: kubeJsonGetter(components.kc) })
+  const verifier = components.cluster
+    ? createTokenVerifier({ audience: TOKEN_AUDIENCE, fetchJson: kubeJsonGetter(components.cluster) })
     : undefined;
   const auth = createAuthenticator(
     {
@@ -190,7 +191,7 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
 
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(init.listen.port, init.listen.host, () => {
+        server.listen({ port: init.listen.port, host: init.listen.host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });

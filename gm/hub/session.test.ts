@@ -65,11 +65,11 @@ test('stream: seqs, acks trim the log, resume only outside an unfinished snapsho
   assert.equal(st.canResume(0), true, 'nothing sent yet');
   const texts = [st.nextFrame(), st.nextFrame()];
   assert.deepEqual(
-    texts.map((x) => JSON.parse(x ?? '{}').type),
+    texts.map((x) => JSON.parse(String(x ?? '{}')).type),
     ['sync-begin', 'object'],
   );
   assert.equal(st.canResume(1), false, 'inside the snapshot');
-  assert.equal(JSON.parse(st.nextFrame() ?? '{}').type, 'sync-end');
+  assert.equal(JSON.parse(String(st.nextFrame() ?? '{}')).type, 'sync-end');
   assert.equal(st.nextFrame(), undefined);
   assert.equal(st.canResume(3), true);
   assert.equal(st.canResume(4), false, 'never sent');

@@ -91,7 +91,7 @@ export function corked(ws: WebSocket, fn: () => void): void {
 }
 
 const sednaInserts = new WeakMap<KubeObject, Buffer>();
-const objectJson = new WeakMap<KubeObject, string>();
+const fedmeshTails = new WeakMap<KubeObject, Buffer>();
 
 /** The Sedna `insert` frame of this object version (Go-encoder bytes), cached. */
 export function sednaInsert(kind: Kind, obj: KubeObject): Buffer {
@@ -114,21 +114,37 @@ export function sednaDelete(kind: Kind, namespace: string, name: string): string
   return encodeSednaFrame({ type: 'message', header, content: null });
 }
 
-/**
- * The fedmesh `object` upsert frame. Built by concatenation around the object's cached JSON so a
- * change fanned out to many nodes is serialised once; the shape is checked by the codec tests.
- */
-export function fedmeshUpsert(seq: number, kind: Kind, obj: KubeObject): string {
-  let json = objectJson.get(obj);
-  if (json === undefined) {
-    json = JSON.stringify(obj);
-    objectJson.set(obj, json);
-  }
-  const ns = JSON.stringify(obj.metadata.namespace ?? '');
-  const name = JSON.stringify(obj.metadata.name);
-  return `{"type":"object","seq":${seq},"op":"upsert","kind":"${kind}","namespace":${ns},"name":${name},"object":${json}}`;
+const OBJECT_HEAD = '{"type":"object","seq":';
+
+/** `{"type":"object","seq":<seq>` followed by `tail`, in one buffer (the head is ASCII). */
+function withSeq(seq: number, tail: Buffer): Buffer {
+  const head = OBJECT_HEAD + seq;
+  const out = Buffer.allocUnsafe(head.length + tail.length);
+  out.write(head, 0, 'latin1');
+  tail.copy(out, head.length);
+  return out;
 }
 
-export function fedmeshDelete(seq: number, kind: Kind, namespace: string, name: string): string {
-  return `{"type":"object","seq":${seq},"op":"delete","kind":"${kind}","namespace":${JSON.stringify(namespace)},"name":${JSON.stringify(name)}}`;
+/**
+ * The fedmesh `object` upsert frame, as the UTF-8 bytes of a text frame. Everything after the seq
+ * is encoded once per object version and reused for every node the change goes to, so a fan-out
+ * costs a copy per node instead of a serialisation; the shape is checked by the codec tests.
+ */
+export function fedmeshUpsert(seq: number, kind: Kind, obj: KubeObject): Buffer {
+  let tail = fedmeshTails.get(obj);
+  if (!tail) {
+    const ns = JSON.stringify(obj.metadata.namespace ?? '');
+    const name = JSON.stringify(obj.metadata.name);
+    tail = Buffer.from(
+      `,"op":"upsert","kind":"${kind}","namespace":${ns},"name":${name},"object":${JSON.stringify(obj)}}`,
+      'utf8',
+    );
+    fedmeshTails.set(obj, tail);
+  }
+  return withSeq(seq, tail);
+}
+
+export function fedmeshDelete(seq: number, kind: Kind, namespace: string, name: string): Buffer {
+  const tail = `,"op":"delete","kind":"${kind}","namespace":${JSON.stringify(namespace)},"name":${JSON.stringify(name)}}`;
+  return Buffer.from(OBJECT_HEAD + seq + tail, 'utf8');
 }

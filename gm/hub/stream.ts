@@ -18,11 +18,11 @@ export interface Stream {
   /** Highest seq the LC acked. */
   acked: number;
   /** Sent, not yet acked frames, in seq order (for resume). */
-  log: Array<{ seq: number; text: string }>;
+  log: Array<{ seq: number; data: Buffer }>;
   /** Monotonic ms when the last connection detached; undefined while attached. */
   detachedAt: number | undefined;
-  /** The next data frame as text, or undefined when the node is up to date. */
-  nextFrame(): string | undefined;
+  /** The next data frame (the UTF-8 bytes of a text frame), or undefined when the node is up to date. */
+  nextFrame(): Buffer | undefined;
   /** Records a cumulative ack; false when `seq` was never sent (a protocol violation). */
   ack(seq: number): boolean;
   /** Can a connection whose LC applied everything up to `seq` of this stream resume it? */
@@ -46,26 +46,26 @@ export function createStream(replicaId: string, node: string, deps: { router: Ro
       const op = feed.next();
       if (!op) return undefined;
       const seq = ++st.seq;
-      let text: string;
+      let data: Buffer;
       switch (op.op) {
         case 'sync-begin':
           snapBegin = seq;
           snapEnd = undefined;
-          text = encodeFedmeshFrame({ type: 'sync-begin', seq, syncId: op.syncId });
+          data = Buffer.from(encodeFedmeshFrame({ type: 'sync-begin', seq, syncId: op.syncId }));
           break;
         case 'sync-end':
           snapEnd = seq;
-          text = encodeFedmeshFrame({ type: 'sync-end', seq, syncId: op.syncId, objects: op.objects });
+          data = Buffer.from(encodeFedmeshFrame({ type: 'sync-end', seq, syncId: op.syncId, objects: op.objects }));
           break;
         case 'upsert':
-          text = fedmeshUpsert(seq, op.kind, op.obj);
+          data = fedmeshUpsert(seq, op.kind, op.obj);
           break;
         case 'delete':
-          text = fedmeshDelete(seq, op.kind, op.namespace, op.name);
+          data = fedmeshDelete(seq, op.kind, op.namespace, op.name);
           break;
       }
-      st.log.push({ seq, text });
-      return text;
+      st.log.push({ seq, data });
+      return data;
     },
     ack(seq) {
       if (seq > st.seq) return false;
