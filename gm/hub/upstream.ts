@@ -5,7 +5,8 @@
  */
 import { isStatus, type KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
-import { API_VERSION, kindDefinition } from '../../crds/index.ts';
+import { API_VERSION } from '../../crds/constants.ts';
+import { kindDefinition } from '../../crds/kinds.ts';
 import type { ObjectCache } from './cache.ts';
 import { STATUS_WRITE_ATTEMPTS, STATUS_WRITE_CONCURRENCY, STATUS_WRITE_TIMEOUT_MS } from './constants.ts';
 import type { HubMetrics } from './metrics.ts';

@@ -1,5 +1,5 @@
 /** The API resources the operators read and write, and the small object shape they rely on. */
-import { GROUP, VERSION } from '../../crds/index.ts';
+import { GROUP, VERSION } from '../../crds/constants.ts';
 
 export interface ResourceType {
   /** API group; '' for the core group. */

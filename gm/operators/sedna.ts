@@ -1,6 +1,6 @@
 /** Sedna's naming, labels, owner references and condition helpers, shared by every reconciler. */
 import { createHash } from 'node:crypto';
-import { API_VERSION, GROUP } from '../../crds/index.ts';
+import { API_VERSION, GROUP } from '../../crds/constants.ts';
 import type { KubeObject, OwnerReference } from './resources.ts';
 
 /** `<kind lowercase>.sedna.io/name`, `/uid` and (for one worker) `/worker-type` (lowercase), as Sedna's generateLabels. */
