@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { sleep } from '../common/async.ts';
 import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
 import { installCrds } from '../crds/install.ts';
+import { GM_NODE_OPTIONS } from '../gm/hub/constants.ts';
 import { freePort, startControlPlane } from '../test/envtest/controlplane.ts';
 import { type Replica, startReplica } from '../test/gm/replicas.ts';
 import { spawnManaged } from '../test/harness/process.ts';
@@ -307,8 +308,17 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     // FEDMESH_BENCH_PROF=DIR: CPU profiles of both replicas, written when they stop; replica a is then
     // stopped with SIGTERM instead of SIGKILL (a profile needs an orderly exit), so re-home figures
     // of such a run are not kill -9 figures.
+    // FEDMESH_BENCH_NODE_OPTIONS: more Node options for the replicas (e.g. --heapsnapshot-signal=SIGUSR2).
     const prof = process.env.FEDMESH_BENCH_PROF;
-    const profEnv = prof ? { env: { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } } : {};
+    // The replicas run with the Node options of deploy/gm.yaml.
+    const nodeOptions = [
+      GM_NODE_OPTIONS,
+      prof ? `--cpu-prof --cpu-prof-dir=${prof}` : '',
+      process.env.FEDMESH_BENCH_NODE_OPTIONS ?? '',
+    ]
+      .join(' ')
+      .trim();
+    const profEnv = { env: { ...process.env, NODE_OPTIONS: nodeOptions } };
     replicas.push(
       await startReplica(plane, { id: 'a', ...opts, ...profEnv }),
       await startReplica(plane, { id: 'b', ...opts, ...profEnv }),

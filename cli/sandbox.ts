@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { CommandSpec } from '../common/cli/command.ts';
 import { installCrds } from '../crds/index.ts';
+import { GM_NODE_OPTIONS } from '../gm/hub/constants.ts';
 import { freePort, startControlPlane } from '../test/envtest/controlplane.ts';
 import { type ManagedProcess, spawnManaged } from '../test/harness/process.ts';
 
@@ -45,7 +46,9 @@ export const sandboxCommand: CommandSpec = {
         const proc = spawnManaged({
           name: id,
           cmd: process.execPath,
+          // As deploy/gm.yaml runs them.
           args: [
+            ...GM_NODE_OPTIONS.split(' '),
             CLI,
             'gm',
             '--kubeconfig',

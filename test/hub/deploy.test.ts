@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { KubernetesObjectApi, loadAllYaml } from '@kubernetes/client-node';
 import { installCrds } from '../../crds/install.ts';
+import { GM_NODE_OPTIONS } from '../../gm/hub/constants.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
 import { adminRest, create, daemonSetToken, dataset, get, HUB_ONLY, saToken, startTestLc, until } from './helpers.ts';
@@ -35,12 +36,18 @@ test('deploy/gm-rbac.yaml, gm.yaml and lc.yaml apply, and a replica running with
   assert.equal(gm.spec.replicas, 3);
   const c = gm.spec.template.spec.containers[0] as {
     args: string[];
+    env: Array<{ name: string; value?: string }>;
     livenessProbe: { httpGet: { path: string } };
     readinessProbe: { httpGet: { path: string } };
   };
   assert.equal(c.livenessProbe.httpGet.path, '/livez');
   assert.equal(c.readinessProbe.httpGet.path, '/readyz');
   assert.ok(c.args.includes('--readyz=replica'));
+  assert.equal(
+    c.env.find((e) => e.name === 'NODE_OPTIONS')?.value,
+    GM_NODE_OPTIONS,
+    'the options the hub bench measured',
+  );
   const svc = objects.find((o) => o.kind === 'Service') as Obj & {
     spec: { ports: Array<{ name: string; port: number }> };
   };
