@@ -62,6 +62,8 @@ async function pool<T>(items: T[], limit: number, fn: (x: T, i: number) => Promi
 class SimLc {
   ws!: WebSocket;
   welcomes: Array<{ at: number; replica: string }> = [];
+  /** Arrival times of sync-end frames (a snapshot complete). */
+  synced: number[] = [];
   seen = new Map<string, number>();
   watch?: string;
   acked = 0;
@@ -109,6 +111,7 @@ class SimLc {
         // thread, and their decoding would be counted as fan-out latency of the hub.
         const head = data.toString('latin1', 0, 48);
         if (head.startsWith('{"type":"object"') || head.startsWith('{"type":"sync')) {
+          if (head.startsWith('{"type":"sync-end"')) this.synced.push(performance.now());
           if (this.watch !== undefined && !this.seen.has(this.watch) && data.includes(this.watch)) {
             this.seen.set(this.watch, performance.now());
           }
@@ -460,6 +463,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     );
     figures.rehome_p50_s_1k = round(quantile(rehome, 0.5) / 1000, 3);
     figures.rehome_p99_s_1k = round(quantile(rehome, 0.99) / 1000, 3);
+    // Until the new replica's full snapshot has arrived as well (re-home counts until the welcome).
+    while (sims.some((s) => !s.synced.some((x) => x > killedAt)) && performance.now() - killedAt < 60_000) {
+      await sleep(10);
+    }
+    const synced = sims.map((s) => (s.synced.find((x) => x > killedAt) ?? Number.POSITIVE_INFINITY) - killedAt);
+    figures.rehome_synced_p50_s_1k = round(quantile(synced, 0.5) / 1000, 3);
+    figures.rehome_synced_p99_s_1k = round(quantile(synced, 0.99) / 1000, 3);
     figures.rehomed_to_other_replica = sims.every((s) => s.welcomes.at(-1)?.replica === 'b');
     // Where the 2 cores went until the last LC was back: the hub, the API server + etcd, and this process (the LCs).
     const cpu1 = cpu();

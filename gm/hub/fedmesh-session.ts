@@ -17,7 +17,7 @@ import {
 } from '../../common/wire/index.ts';
 import type { Confirmation } from './auth.ts';
 import { REPORT_WINDOW, SEND_HIGH_WATER_BYTES, SEND_RETRY_MS, WRITES_PER_CONNECTION } from './constants.ts';
-import { closeSocket, corked, flushScheduler, type Session, type SessionContext } from './session.ts';
+import { closeSocket, flushScheduler, type Session, type SessionContext } from './session.ts';
 import { createStream, type Stream } from './stream.ts';
 
 /** Where a fedmesh session finds and keeps streams: they outlive connections (resume). */
@@ -121,11 +121,10 @@ export function createFedmeshSession(
       heartbeatTimeoutMs: ctx.heartbeatTimeoutMs,
       credit: REPORT_WINDOW,
     };
-    // The welcome and the start of the snapshot leave in one write.
-    corked(ws, () => {
-      sendFrame(welcome);
-      flush();
-    });
+    sendFrame(welcome);
+    // The snapshot (or the resent frames) follow on the next turn of the event loop: when a replica
+    // dies and its LCs all arrive here at once, admitting every one of them comes before streaming.
+    scheduleFlush();
     log.debug({ ...at, mode, stream: stream.id }, 'lc welcomed');
   }
 
