@@ -21,12 +21,13 @@ export const MAX_RECORD_BYTES = 8 * 1024;
 export const MAX_RECORD_ADDRS = 32;
 /** Largest tunnel header (JSON); a CONNECT is ~200 bytes, so 4 KiB leaves room and bounds abuse. */
 export const MAX_HEADER_BYTES = 4 * 1024;
-/** Largest DATA payload in one session frame. Also keeps every write well under the pnet 640 KiB cliff. */
+/** Largest DATA payload in one session frame: bounds what a peer can make us buffer for one frame. */
 export const MAX_DATA_FRAME = 64 * 1024;
 
 /**
- * Yamux per-stream window. libp2p's default (16 MiB) lets a single write exceed ~640 KiB, which trips
- * the @libp2p/pnet 3.0.27 WebAssembly memory bug (shared notes); 256 KiB held in every measurement.
+ * Yamux per-stream window. Our own protector (mesh/pnet) no longer has @libp2p/pnet 3.0.27's
+ * WebAssembly memory bug that a larger window tripped; 256 KiB stays because it bounds the memory a
+ * stream can pin, and the tunnel is CPU-bound here, not window-bound (docs/mesh.md, Figures).
  */
 export const YAMUX_MAX_STREAM_WINDOW = 256 * 1024;
 
@@ -67,3 +68,37 @@ export const DHT_TIMEOUT_MS = 5_000;
 
 /** Default listen port, as EdgeMesh's tunnel. */
 export const DEFAULT_LISTEN_PORT = 20006;
+
+/* Relays without `relayNodes` (reachability.ts, relay-discovery.ts). */
+
+/** Dial-back reachability checks: "dial me back at these addresses" (our stand-in for AutoNAT, see reachability.ts). */
+export const REACH_PROTOCOL = '/fedmesh/reach/1.0.0';
+/** Peers that must have dialled us back, with no peer disagreeing, before we call ourselves public. */
+export const REACH_CONFIRMATIONS = 2;
+/** A peer is asked again after this long: a changed network (new NAT) is noticed within it. */
+export const REACH_RECHECK_MS = 60_000;
+/** A verdict older than this no longer counts (the peer may be gone, the network changed). */
+export const REACH_VERDICT_TTL_MS = 3 * 60_000;
+/** Deadline of one dial-back (a NAT drops the SYN, so failure is a timeout). */
+export const REACH_DIAL_TIMEOUT_MS = 3_000;
+/** Addresses a peer may ask us to dial back in one request (bounds the work a request causes). */
+export const REACH_MAX_ADDRS = 8;
+/**
+ * Namespace whose SHA-256 (as a raw CIDv1) is the DHT key relays provide under, as go-libp2p's
+ * autorelay peer sources and EdgeMesh's rendezvous string do. Changing it splits the mesh.
+ */
+export const RELAY_DISCOVERY_NAMESPACE = 'fedmesh/relay/v1';
+/** Provider records of relays expire after this (a relay that lost reachability ages out). */
+export const RELAY_PROVIDER_TTL_MS = 5 * 60_000;
+/** A serving relay re-provides this often (well inside the TTL). */
+export const RELAY_PROVIDE_INTERVAL_MS = 60_000;
+/** Lookup period while fewer relays than wanted are usable; a lookup is a few DHT round trips. */
+export const RELAY_LOOKUP_FAST_MS = 3_000;
+/** Lookup period once enough relays are usable (new, nearer relays still get found). */
+export const RELAY_LOOKUP_SLOW_MS = 30_000;
+/** A discovered relay that failed this many dials in a row is forgotten until a lookup finds it again. */
+export const DISCOVERED_RELAY_MAX_FAILURES = 3;
+/** A discovered peer whose record does not say "relay" within this long after connecting is dropped. */
+export const DISCOVERED_RELAY_VERIFY_MS = 10_000;
+/** ... and is not taken from a lookup again for this long (stale provider records). */
+export const DISCOVERED_RELAY_RETRY_MS = 60_000;

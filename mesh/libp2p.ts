@@ -1,5 +1,5 @@
 /**
- * The libp2p 3 node a mesh node runs: TCP, noise, yamux (windows capped), pnet, identify, ping,
+ * The libp2p 3 node a mesh node runs: TCP, noise, yamux (windows capped), pnet (ours: pnet/), identify, ping,
  * circuit relay v2 (client and server), autonat, optional mDNS and a private kad-dht. DCUtR is
  * ours (punch.ts, same wire protocol) because hole punching needs two things @libp2p/dcutr 3
  * cannot do: dial from a fixed local port, and accept non-global test-net addresses. Only
@@ -16,7 +16,6 @@ import type { AddressManager, ConnectionManager, TransportManager } from '@libp2
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { mdns } from '@libp2p/mdns';
 import { ping } from '@libp2p/ping';
-import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import {
@@ -25,9 +24,13 @@ import {
   MDNS_SERVICE_TAG,
   RELAY_MAX_CIRCUITS,
   RELAY_MAX_RESERVATIONS,
+  RELAY_PROVIDER_TTL_MS,
   RELAY_RESERVATION_TTL_MS,
   YAMUX_MAX_STREAM_WINDOW,
 } from './constants.ts';
+import { nodeNoiseCrypto } from './noise-crypto.ts';
+import { pskProtector } from './pnet/protector.ts';
+import { guardProtector, type PskMismatch } from './psk-guard.ts';
 import { selectDhtRecord, validateDhtRecord } from './records.ts';
 
 /** libp2p internals the mesh drives directly (reservations on chosen relays, announced addresses). */
@@ -53,6 +56,8 @@ export interface Libp2pInit {
    * Undefined: ephemeral ports.
    */
   dialPort?: number;
+  /** Called when a connection's first bytes after the PSK handshake show another key (psk-guard.ts). */
+  onPskMismatch?: (m: PskMismatch) => void;
 }
 
 /** Socket errors that mean "this local port cannot make that connection now" (in use, 4-tuple in TIME_WAIT). */
@@ -111,11 +116,13 @@ export async function buildLibp2p(init: Libp2pInit) {
       fixedPortTcp(init.dialPort),
       circuitRelayTransport({ maxInboundStopStreams: RELAY_MAX_CIRCUITS, maxOutboundStopStreams: RELAY_MAX_CIRCUITS }),
     ],
-    connectionEncrypters: [noise()],
+    // Same Noise XX / ChaCha20-Poly1305 on the wire; node:crypto with cached keys (noise-crypto.ts).
+    connectionEncrypters: [noise({ crypto: nodeNoiseCrypto })],
     streamMuxers: [
       yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } } as Parameters<typeof yamux>[0]),
     ],
-    connectionProtector: preSharedKey({ psk: init.psk }),
+    // Wrapped so a wrong key is recognised on the accepting side too (psk-guard.ts).
+    connectionProtector: guardProtector(pskProtector({ psk: init.psk }), (m) => init.onPskMismatch?.(m)),
     connectionGater: {
       // The relay server always runs; the role is decided here so it can change without a restart.
       denyInboundRelayReservation: async () => !init.isRelay(),
@@ -146,6 +153,8 @@ export async function buildLibp2p(init: Libp2pInit) {
         peerInfoMapper: passthroughMapper,
         validators: { [DHT_RECORD_NAMESPACE]: validateDhtRecord },
         selectors: { [DHT_RECORD_NAMESPACE]: selectDhtRecord },
+        // Only relays provide (relay-discovery.ts): their records must age out soon after they stop.
+        providers: { provideValidity: RELAY_PROVIDER_TTL_MS / 1000 },
       }),
       internals: (components: Internals) => {
         internals = components;

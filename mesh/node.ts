@@ -14,8 +14,11 @@ import { looksLikePskMismatch } from './errors.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { buildLibp2p } from './libp2p.ts';
 import { pskFingerprint } from './psk.ts';
+import type { PskMismatch } from './psk-guard.ts';
 import { createHolePuncher, type NatMapping } from './punch.ts';
+import { createReachability, hostOf, type ReachabilityStatus } from './reachability.ts';
 import { createRecordService, type Dht } from './records.ts';
+import { createRelayDiscovery, type ProviderDht, type RelayDiscoveryStatus } from './relay-discovery.ts';
 import { createRelayManager, type RelayNode, type RelayStatus, relayAddress } from './relays.ts';
 import type { SessionInit } from './session/session.ts';
 import { createTargetPolicy, DEFAULT_ALLOW, type TargetPolicy } from './targets.ts';
@@ -32,7 +35,11 @@ export interface MeshNodeInit {
   listen?: Array<{ host: string; port: number }>;
   /** Extra addresses to announce (`IP`, `IP:PORT` or multiaddr), e.g. a public IP in front of NAT. */
   announce?: string[];
-  /** Relay nodes (EdgeMesh `relayNodes`); a node listed here serves as a relay. Default none. */
+  /**
+   * Relay nodes (EdgeMesh `relayNodes`); a node listed here serves as a relay. Default none: then
+   * relays are automatic — publicly reachable nodes serve and are found through the DHT
+   * (relay-discovery.ts).
+   */
   relayNodes?: RelayNode[];
   /** Find LAN peers with mDNS. Default true. */
   mdns?: boolean;
@@ -75,7 +82,12 @@ export interface MeshStatus {
   peerId: string;
   relay: boolean;
   addrs: string[];
+  /** Relays from `relayNodes` (`source: configured`) and from the DHT (`source: discovered`). */
   relays: RelayStatus[];
+  /** How relays are chosen (`automatic` without `relayNodes`) and whether this node serves as one. */
+  relayDiscovery: RelayDiscoveryStatus;
+  /** Dial-back verdicts of peers: is this node publicly reachable? */
+  reachability: ReachabilityStatus;
   peers: PeerStatus[];
   tunnels: TunnelInfo[];
   /** Our NAT's mapping behaviour as our relays observe it. */
@@ -108,6 +120,31 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   let bootstrap = init.dhtBootstrap ?? [];
   let isRelayNow = false;
   const dialPort = init.dialPort === 0 ? undefined : (init.dialPort ?? listenPort + 1);
+  const registry = components.registry;
+  const pskMismatches = registry?.counter(
+    'fedmesh_mesh_psk_mismatch_total',
+    'Handshakes that failed as a PSK mismatch (or not a fedmesh peer): inbound = accepted, outbound = our dials to relays and bootstrap/mDNS peers',
+  );
+  const pskLoggedAt = new Map<string, number>();
+  /** The accepting side (psk-guard.ts); the dialing side logs its own failures where it dials. */
+  const onPskMismatch = (m: PskMismatch) => {
+    pskMismatches?.inc(1, { direction: 'inbound' });
+    let host = m.remoteAddr;
+    try {
+      host = hostOf(multiaddr(m.remoteAddr)) ?? m.remoteAddr;
+    } catch {
+      // Keep the text as it came.
+    }
+    const now = performance.now();
+    // One line per remote host per minute: a misconfigured peer retries every few seconds.
+    if (now - (pskLoggedAt.get(host) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+    pskLoggedAt.set(host, now);
+    if (pskLoggedAt.size > 1024) pskLoggedAt.clear();
+    log.warn(
+      { code: 'ERR_PSK_MISMATCH', remote: m.remoteAddr, direction: 'inbound' },
+      'inbound connection failed the handshake: PSK mismatch (or not a fedmesh peer)',
+    );
+  };
 
   const { node: libp2p, internals } = await buildLibp2p({
     privateKey: identity.privateKey,
@@ -117,6 +154,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     mdns: init.mdns ?? true,
     isRelay: () => isRelayNow,
     dialPort,
+    onPskMismatch,
   });
   const directory = createDirectory();
   const records = createRecordService(
@@ -128,6 +166,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       name: init.name,
       reservations: init.reservations,
       onReservationsChanged: () => void records.publish(),
+      onPskMismatch: () => pskMismatches?.inc(1, { direction: 'outbound' }),
       onRelayRoleChanged: (relay) => {
         isRelayNow = relay;
         announceSelf();
@@ -148,12 +187,21 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     for (const a of want) announced.add(a);
   };
   records.onRecord(() => relays.poke());
+  /** Automatic relays (serve when public, find relays in the DHT) exactly when no relay is configured. */
+  const automatic = () => relayList.length === 0;
+  const reachability = createReachability(
+    { active: automatic, onChange: () => discovery.poke() },
+    { libp2p, transportManager: internals.transportManager, log },
+  );
+  const discovery = createRelayDiscovery(
+    { automatic },
+    { dht: libp2p.services.dht as unknown as ProviderDht, relays, reachability, log },
+  );
   const dialer = createDialer({ libp2p, transportManager: internals.transportManager, directory, relays, log });
   const puncher = createHolePuncher(
     { dialPort },
     { libp2p, transportManager: internals.transportManager, directory, log },
   );
-  const registry = components.registry;
   const tunnels = createTunnelService(
     { name: init.name, policy: () => policy, session: init.session },
     {
@@ -182,6 +230,25 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     );
     registry.gauge('fedmesh_mesh_tunnels', 'Open tunnels', () => tunnels.list().length);
     registry.gauge('fedmesh_mesh_relay', '1 while this node serves as a relay', () => (isRelayNow ? 1 : 0));
+    registry.gauge('fedmesh_mesh_public_reachable', '1 while peers confirm this node is reachable (dial-back)', () =>
+      reachability.reachable() ? 1 : 0,
+    );
+    // Labelled gauges are set by the unlabelled one before them, which the registry renders first.
+    registry.gauge('fedmesh_mesh_relays_usable', 'Relays connected and verified, all sources', () => {
+      const usable = relays.usable();
+      const reserved = { configured: 0, discovered: 0 };
+      for (const r of relays.status()) if (r.reserved) reserved[r.source]++;
+      for (const source of ['configured', 'discovered'] as const) {
+        usableBySource.set(usable[source], { source });
+        reservedBySource.set(reserved[source], { source });
+      }
+      return usable.configured + usable.discovered;
+    });
+    const usableBySource = registry.gauge('fedmesh_mesh_relays_usable_by_source', 'Relays usable, by source');
+    const reservedBySource = registry.gauge(
+      'fedmesh_mesh_relay_reservations_by_source',
+      'Relay reservations held, by source (configured or discovered)',
+    );
   }
 
   let resolveReady: () => void = () => {};
@@ -199,6 +266,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     } catch (err) {
       const key = target.toString();
       if (looksLikePskMismatch(err)) {
+        pskMismatches?.inc(1, { direction: 'outbound' });
         if (!pskWarned.has(key)) {
           pskWarned.add(key);
           log.warn(
@@ -254,6 +322,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         relays.update(relayList, listenPort);
         announceSelf();
         dialer.reset();
+        discovery.poke();
       }
     },
     status() {
@@ -263,6 +332,8 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         relay: isRelayNow,
         addrs: libp2p.getMultiaddrs().map(String),
         relays: relays.status(),
+        relayDiscovery: discovery.status(),
+        reachability: reachability.status(),
         peers: libp2p
           .getConnections()
           .filter((c) => c.status === 'open')
@@ -304,7 +375,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         await Promise.resolve(libp2p.stop()).catch(() => {});
         throw err;
       }
-      const loop = relays.start(signal);
+      const loop = Promise.all([relays.start(signal), reachability.start(signal), discovery.start(signal)]);
       const boot = (async () => {
         while (!signal.aborted) {
           for (const b of bootstrap) {

@@ -14,19 +14,28 @@ import {
   RESET,
 } from './codec.ts';
 
-const decodeAll = (chunks: Uint8Array[]): Frame[] => {
+/** Decoded frames, DATA payloads joined (how they are split across parts depends on the chunks). */
+type Decoded = Exclude<Frame, { type: typeof DATA }> | { type: typeof DATA; offset: number; payload: Uint8Array };
+const decodeAll = (chunks: Uint8Array[]): Decoded[] => {
   const d = new FrameDecoder();
-  const out: Frame[] = [];
+  const out: Decoded[] = [];
   for (const c of chunks) {
     d.push(c);
-    for (let f = d.next(); f; f = d.next()) out.push(f);
+    for (let f = d.next(); f; f = d.next()) {
+      if (f.type !== DATA) out.push(f);
+      else {
+        const payload = new Uint8Array(Buffer.concat(f.parts));
+        assert.equal(payload.length, f.length);
+        out.push({ type: DATA, offset: f.offset, payload });
+      }
+    }
   }
   assert.equal(d.buffered, 0);
   return out;
 };
 
 test('frames round-trip', () => {
-  const cases: Array<{ name: string; bytes: Uint8Array; want: Frame }> = [
+  const cases: Array<{ name: string; bytes: Uint8Array; want: Decoded }> = [
     {
       name: 'data',
       bytes: encodeData(7, Uint8Array.of(1, 2, 3)),

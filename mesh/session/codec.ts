@@ -18,19 +18,27 @@ export const FIN = 3;
 export const RESET = 4;
 
 export type Frame =
-  | { type: typeof DATA; offset: number; payload: Uint8Array }
+  /** `parts`: the payload as it lies in the received chunks (not joined: no copy), `length` bytes in all. */
+  | { type: typeof DATA; offset: number; length: number; parts: Uint8Array[] }
   | { type: typeof ACK; offset: number; fin: boolean }
   | { type: typeof FIN; offset: number }
   | { type: typeof RESET; reason: string };
 
 const MAX_REASON = 512;
 
-export function encodeData(offset: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(13 + payload.length);
+/** The 13-byte head of a DATA frame; the payload follows it on the wire (sent without copying). */
+export function encodeDataHeader(offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(13);
   const v = new DataView(out.buffer);
   v.setUint8(0, DATA);
   v.setBigUint64(1, BigInt(offset));
-  v.setUint32(9, payload.length);
+  v.setUint32(9, length);
+  return out;
+}
+
+export function encodeData(offset: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(13 + payload.length);
+  out.set(encodeDataHeader(offset, payload.length));
   out.set(payload, 13);
   return out;
 }
@@ -65,8 +73,8 @@ export function encodeReset(reason: string): Uint8Array {
 const protocolError = (why: string) => new MeshError('ERR_SESSION_PROTOCOL', `bad session frame: ${why}`);
 
 /**
- * Incremental decoder: feed it chunks as they arrive, take whole frames out. Payloads that lie in
- * one chunk are returned as views (no copy).
+ * Incremental decoder: feed it chunks as they arrive, take whole frames out. DATA payloads are
+ * returned as views of the chunks they lie in (no copy, even across chunks).
  */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];
@@ -115,13 +123,19 @@ export class FrameDecoder {
         throw protocolError(`unknown type ${type}`);
     }
     if (this.length < need) return undefined;
+    if (type === DATA) {
+      const head = this.take(13);
+      const v = new DataView(head.buffer, head.byteOffset, 13);
+      const offset = Number(v.getBigUint64(1));
+      if (!Number.isSafeInteger(offset)) throw protocolError('offset beyond 2^53');
+      const length = need - 13;
+      return { type, offset, length, parts: this.takeParts(length) };
+    }
     const bytes = this.take(need);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     const offset = type === RESET ? 0 : Number(v.getBigUint64(1));
     if (!Number.isSafeInteger(offset)) throw protocolError('offset beyond 2^53');
     switch (type) {
-      case DATA:
-        return { type, offset, payload: bytes.subarray(13) };
       case ACK:
         return { type, offset, fin: (v.getUint8(9) & 1) === 1 };
       case FIN:
@@ -148,6 +162,25 @@ export class FrameDecoder {
       if (at === n) break;
     }
     return out;
+  }
+
+  /** Consumes n bytes (n ≤ length) as views of the chunks they lie in. */
+  private takeParts(n: number): Uint8Array[] {
+    const parts: Uint8Array[] = [];
+    this.length -= n;
+    while (n > 0) {
+      const c = this.chunks[0] as Uint8Array;
+      if (c.length <= n) {
+        parts.push(c);
+        this.chunks.shift();
+        n -= c.length;
+      } else {
+        parts.push(c.subarray(0, n));
+        this.chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+    return parts;
   }
 
   /** Consumes n bytes (n ≤ length). */

@@ -2,7 +2,7 @@
  * In-memory path pairs for session tests: what one end sends the other iterates. `kill()` resets
  * both ends at once, as a relay dying under a relayed connection does.
  */
-import type { Path } from './session.ts';
+import type { Chunk, Path } from './session.ts';
 
 class End implements Path {
   peer!: End;
@@ -18,10 +18,10 @@ class End implements Path {
     this.highWater = highWater;
   }
 
-  send(data: Uint8Array): boolean {
+  send(data: Chunk): boolean {
     if (this.error) throw this.error;
     if (this.writeClosed) throw new Error('path closed for writing');
-    this.peer.deliver(data.slice());
+    this.peer.deliver(data instanceof Uint8Array ? data.slice() : Uint8Array.from(data.subarray()));
     return this.peer.queued < this.highWater;
   }
 

@@ -45,3 +45,44 @@ test('outbox: whatever the pushes, acks and replays, take() yields the written b
     { numRuns: 100 },
   );
 });
+
+test('outbox: takeParts() spans chunks without copying, up to the limit, and agrees with the bytes written', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 40_000 }), { minLength: 1, maxLength: 12 }),
+      fc.integer({ min: 1, max: 70_000 }),
+      (sizes, max) => {
+        const box = new Outbox();
+        const written: number[] = [];
+        const chunks: Uint8Array[] = [];
+        for (const n of sizes) {
+          const chunk = Uint8Array.from({ length: n }, (_, i) => (written.length + i) % 253);
+          for (const b of chunk) written.push(b);
+          chunks.push(chunk);
+          box.push(chunk);
+        }
+        const got: number[] = [];
+        for (;;) {
+          const parts: Uint8Array[] = [];
+          const n = box.takeParts(max, parts);
+          if (n === 0) break;
+          assert.ok(n <= max);
+          assert.equal(
+            parts.reduce((a, p) => a + p.length, 0),
+            n,
+          );
+          for (const p of parts) {
+            assert.ok(
+              chunks.some((c) => c.buffer === p.buffer),
+              'a view of a written chunk',
+            );
+            got.push(...p);
+          }
+        }
+        assert.deepEqual(got, written);
+        assert.equal(box.position, box.end);
+      },
+    ),
+    { numRuns: 50 },
+  );
+});

@@ -57,6 +57,29 @@ export class Outbox {
     }
   }
 
+  /**
+   * Appends to `into` the pieces (views, no copy) of the next `max` bytes at most from the cursor,
+   * across chunks, and advances the cursor past them; returns how many bytes they hold.
+   */
+  takeParts(max: number, into: Uint8Array[]): number {
+    let got = 0;
+    while (got < max && this.idx < this.chunks.length) {
+      const c = this.chunks[this.idx] as Uint8Array;
+      const at = this.position - this.idxStart;
+      if (at < c.length) {
+        const piece = c.subarray(at, at + (max - got));
+        into.push(piece);
+        got += piece.length;
+        this.position += piece.length;
+      }
+      if (this.position - this.idxStart >= c.length) {
+        this.idxStart += c.length;
+        this.idx++;
+      }
+    }
+    return got;
+  }
+
   /** The next piece at the cursor, at most one frame long, and advances the cursor past it. */
   take(): Uint8Array | undefined {
     while (this.idx < this.chunks.length) {

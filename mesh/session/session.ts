@@ -6,6 +6,8 @@
  * sides retransmit from the offset the other reported. The application sees a plain Duplex.
  */
 import { Duplex } from 'node:stream';
+import type { Stream } from '@libp2p/interface';
+import { Uint8ArrayList } from 'uint8arraylist';
 import {
   DEFAULT_ACK_EVERY,
   DEFAULT_KEEPALIVE_MS,
@@ -18,7 +20,7 @@ import {
   ACK,
   DATA,
   encodeAck,
-  encodeData,
+  encodeDataHeader,
   encodeFin,
   encodeReset,
   FIN,
@@ -28,11 +30,14 @@ import {
 } from './codec.ts';
 import { Outbox } from './outbox.ts';
 
+/** What a libp2p stream sends and yields: bytes, or a list of byte arrays (libp2p's Uint8ArrayList). */
+export type Chunk = Parameters<Stream['send']>[0];
+
 /** A byte pipe a session can run on: a libp2p Stream has exactly this shape. */
 export interface Path {
-  send(data: Uint8Array): boolean;
+  send(data: Chunk): boolean;
   onDrain(options?: { signal?: AbortSignal }): Promise<void>;
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array | { subarray(): Uint8Array }>;
+  [Symbol.asyncIterator](): AsyncIterator<Chunk>;
   close(): Promise<void>;
   abort(err: Error): void;
 }
@@ -73,8 +78,12 @@ export interface SessionStats {
   writeBlocked: boolean;
 }
 
-const toBytes = (c: Uint8Array | { subarray(): Uint8Array }): Uint8Array =>
-  c instanceof Uint8Array ? c : c.subarray();
+/**
+ * DATA payload per frame: a session frame (13-byte head) inside a yamux data frame (12-byte head)
+ * then fills one noise message (65535 bytes less its 16-byte tag) exactly — one encryption per
+ * frame, where 64 KiB payloads took two (one of them a few dozen bytes).
+ */
+export const FRAME_PAYLOAD = 65_535 - 16 - 12 - 13;
 
 export class TunnelSession {
   readonly id: string;
@@ -249,7 +258,9 @@ export class TunnelSession {
     try {
       for await (const chunk of path) {
         if (gen !== this.gen) return;
-        dec.push(toBytes(chunk));
+        // A list's parts go in as they are: joining them would copy every byte once more.
+        if (chunk instanceof Uint8Array) dec.push(chunk);
+        else for (const part of chunk) dec.push(part);
         this.lastRecvAt = this.now();
         for (let f = dec.next(); f !== undefined; f = dec.next()) {
           this.onFrame(f);
@@ -265,13 +276,20 @@ export class TunnelSession {
   private onFrame(f: Frame): void {
     switch (f.type) {
       case DATA: {
-        const end = f.offset + f.payload.length;
+        const end = f.offset + f.length;
         if (this.peerFin !== undefined && end > this.peerFin) throw protocol('DATA beyond FIN');
         if (end <= this.recvOffset) return; // a replay of bytes we have
         if (f.offset > this.recvOffset) throw protocol(`gap: DATA at ${f.offset}, expected ${this.recvOffset}`);
-        const fresh = f.payload.subarray(this.recvOffset - f.offset);
+        let skip = this.recvOffset - f.offset; // the part of a replay we already have
         this.recvOffset = end;
-        if (!this.duplex.destroyed) this.duplex.push(fresh);
+        for (const part of f.parts) {
+          if (skip >= part.length) {
+            skip -= part.length;
+            continue;
+          }
+          if (!this.duplex.destroyed) this.duplex.push(skip > 0 ? part.subarray(skip) : part);
+          skip = 0;
+        }
         if (this.recvOffset - this.lastAckSent >= this.ackEvery && this.readableHasRoom()) this.sendAck();
         return;
       }
@@ -337,8 +355,11 @@ export class TunnelSession {
       while (gen === this.gen && this.state !== 'failed') {
         if (this.out.position < this.out.end) {
           const at = this.out.position;
-          const piece = this.out.take() as Uint8Array;
-          const frame = encodeData(at, piece);
+          const parts: Uint8Array[] = [];
+          const n = this.out.takeParts(FRAME_PAYLOAD, parts);
+          // Head and payload as a list: the payload is the application's own buffers, not a copy.
+          // (Lists are recognised across uint8arraylist versions by a global symbol.)
+          const frame = new Uint8ArrayList(encodeDataHeader(at, n), ...parts) as unknown as Chunk;
           this.lastSentAt = this.now();
           if (!path.send(frame)) await path.onDrain();
         } else if (this.finDue()) {

@@ -75,7 +75,16 @@ export interface MeshProc {
 export interface MeshStatusJson {
   name: string;
   relay: boolean;
-  relays: Array<{ name: string; connected: boolean; verified: boolean; reserved: boolean; rttMs?: number }>;
+  relays: Array<{
+    name: string;
+    source: 'configured' | 'discovered';
+    connected: boolean;
+    verified: boolean;
+    reserved: boolean;
+    rttMs?: number;
+  }>;
+  reachability: { reachable: boolean; ok: number; against: number };
+  relayDiscovery: { mode: 'automatic' | 'configured'; serving: boolean };
   peers: Array<{ node?: string; route: string }>;
   tunnels: Array<{
     id: string;

@@ -1,5 +1,5 @@
 /**
- * The mesh's gates: a node with the wrong PSK connects to no one (and says why), and the tunnel
+ * The mesh's gates: a node with the wrong PSK connects to no one (and both sides say why), and the tunnel
  * responder refuses — and logs — every malformed or disallowed request.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { createMeshLab, type LogLine, until } from './harness.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../cli/fedmesh.ts');
 
-test('a node with the wrong PSK connects to no one, and reports a PSK mismatch', async (t) => {
+test('a node with the wrong PSK connects to no one, and both sides report a PSK mismatch', async (t) => {
   const m = await createMeshLab({ nodes: ['r1', 'a1', 'c'] });
   t.after(() => m.destroy());
   const r1 = await m.start('r1', { relays: ['r1'] });
@@ -39,6 +39,17 @@ test('a node with the wrong PSK connects to no one, and reports a PSK mismatch',
   }
   const cPeer = c.logs().find((l) => l.msg === 'mesh node started')?.peer as string;
   assert.equal((await r1.status()).peers.filter((x) => (x as { peer?: string }).peer === cPeer).length, 0);
+
+  // The accepting side says so too: a log line naming the remote address, and a counter.
+  const accepted = await r1.waitLog((l) => l.code === 'ERR_PSK_MISMATCH', 5_000);
+  assert.equal(accepted.direction, 'inbound');
+  assert.match(String(accepted.remote), new RegExp(`^/ip4/${m.addr('c').replaceAll('.', '\\.')}/tcp/`));
+  const metrics = await r1.host.exec('curl', ['-fsS', '-m', '2', 'http://127.0.0.1:9100/metrics']);
+  const inbound = /^fedmesh_mesh_psk_mismatch_total\{direction="inbound"\} (\d+)$/m.exec(metrics.stdout);
+  assert.ok(inbound && Number(inbound[1]) >= 1, `inbound mismatches counted:\n${metrics.stdout}`);
+  // c, dialing with its wrong key, counts its side as outbound mismatches.
+  const cMetrics = await c.host.exec('curl', ['-fsS', '-m', '2', 'http://127.0.0.1:9100/metrics']);
+  assert.match(cMetrics.stdout, /^fedmesh_mesh_psk_mismatch_total\{direction="outbound"\} [1-9]/m);
 });
 
 test('malformed, oversized, misaddressed and disallowed tunnel requests are refused and logged', async (t) => {
