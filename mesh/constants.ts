@@ -102,3 +102,11 @@ export const DISCOVERED_RELAY_MAX_FAILURES = 3;
 export const DISCOVERED_RELAY_VERIFY_MS = 10_000;
 /** ... and is not taken from a lookup again for this long (stale provider records). */
 export const DISCOVERED_RELAY_RETRY_MS = 60_000;
+
+/**
+ * Node flags `fedmesh mesh` runs with (the test harness and the benchmark start it so; a deployment
+ * should too: Node refuses this flag in NODE_OPTIONS). The mesh's live heap is small (~25 MB), so V8
+ * keeps its old-generation limit low and runs a full collection every ~70 ms under tunnel traffic; a
+ * 128 MB initial old space cut that to a few per 64 MiB echoed (docs/mesh.md, Figures).
+ */
+export const MESH_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MESH_NODE_FLAGS } from '../../mesh/constants.ts';
 import { generatePsk } from '../../mesh/psk.ts';
 import type { ManagedProcess } from '../harness/process.ts';
 import { createLab, type Host, type Lab, type NatMapping } from '../netlab/index.ts';
@@ -211,6 +212,7 @@ export async function createMeshLab(init: TopologyInit): Promise<MeshLab> {
       writeFileSync(configFile, JSON.stringify(cfg, null, 2));
       const logFile = join(dir, `${name}.log`);
       const args = [
+        ...MESH_NODE_FLAGS,
         CLI,
         'mesh',
         '--config',
