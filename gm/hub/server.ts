@@ -125,8 +125,6 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
       };
       const wss = new WebSocketServer({
         noServer: true,
-        // The registry tracks sessions; ws's own client set would be a second copy.
-        clientTracking: false,
         maxPayload: maxFrameBytes,
         perMessageDeflate: false,
         // Offered fedmesh.v1 → select it; anything else (stock Sedna offers nothing) → Sedna v1.

@@ -323,7 +323,10 @@ export async function createMeshLab(init: TopologyInit): Promise<MeshLab> {
       });
       const lines = () => {
         try {
-          return readFileSync(logFile, 'utf8')
+          const text = readFileSync(logFile, 'utf8');
+          // Only whole lines: the client may be writing the next one as we read.
+          return text
+            .slice(0, text.lastIndexOf('\n') + 1)
             .split('\n')
             .filter((l) => l.startsWith('{'))
             .map((l) => JSON.parse(l) as TransferResult & { progress?: number });
@@ -333,17 +336,30 @@ export async function createMeshLab(init: TopologyInit): Promise<MeshLab> {
       };
       return {
         progress: () => Math.max(0, ...lines().map((l) => l.progress ?? 0)),
-        done: p.exited.then(() => {
-          const last = lines()
-            .filter((l) => l.progress === undefined)
-            .at(-1);
-          return (
-            last ?? {
-              received: 0,
-              error: `transfer client printed nothing (${readFileSync(logFile, 'utf8').slice(-500)})`,
+        // The result line is the answer, whether or not the client's exit follows promptly (one was
+        // seen hanging after printing it, stalling the benchmark): it is stopped once it has spoken.
+        done: (async () => {
+          const result = () =>
+            lines()
+              .filter((l) => l.progress === undefined)
+              .at(-1);
+          for (;;) {
+            const last = result();
+            if (last) {
+              await p.stop('SIGTERM', 2000);
+              return last;
             }
-          );
-        }),
+            if (!p.running()) {
+              return (
+                result() ?? {
+                  received: 0,
+                  error: `transfer client printed nothing (${readFileSync(logFile, 'utf8').slice(-500)})`,
+                }
+              );
+            }
+            await Promise.race([p.exited, new Promise((r) => setTimeout(r, 100))]);
+          }
+        })(),
       };
     },
     async destroy() {
