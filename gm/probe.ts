@@ -33,10 +33,15 @@ export function createFencingProbe(
           body: { data },
           contentType: 'application/merge-patch+json',
           signal,
+          beforeSend: guard.check,
         });
       } catch (err) {
         if (!isStatus(err, 404)) throw err;
-        await rest.request('POST', path, { body: { metadata: { name: init.name }, data }, signal });
+        await rest.request('POST', path, {
+          body: { metadata: { name: init.name }, data },
+          signal,
+          beforeSend: guard.check,
+        });
       }
     });
   }

@@ -23,6 +23,13 @@ export interface RequestInit {
   contentType?: string;
   /** Aborts the request (deadlines: `AbortSignal.any([signal, AbortSignal.timeout(ms)])`). */
   signal?: AbortSignal;
+  /**
+   * Asked in the same tick as the request's bytes are handed to an established connection; throws
+   * to refuse, and then nothing is sent. Fenced writes pass their guard here: a request that waited
+   * for a new connection's TLS handshake may get to send long after the guard last said yes (a
+   * process paused meanwhile resumes in the middle of that handshake).
+   */
+  beforeSend?: () => void;
 }
 
 export interface WatchEvent<T> {
@@ -87,7 +94,27 @@ export async function createKubeRest(source: KubeConfig | ClusterAccess): Promis
       });
       req.once('response', resolve);
       req.once('error', reject);
-      req.end(body);
+      const check = init.beforeSend;
+      if (!check) {
+        req.end(body);
+        return;
+      }
+      // Nothing is written before end(): the headers and body leave together, after the check.
+      req.once('socket', (socket) => {
+        const go = () => {
+          try {
+            check();
+          } catch (err) {
+            req.destroy(err as Error);
+            return;
+          }
+          req.end(body);
+        };
+        const tls = socket as import('node:tls').TLSSocket & { _secureEstablished?: boolean };
+        if (socket.connecting || (tls.encrypted && tls._secureEstablished === false)) {
+          socket.once(tls.encrypted ? 'secureConnect' : 'connect', go);
+        } else go();
+      });
     });
   }
 

@@ -80,6 +80,8 @@ export interface WriterComponents {
 export function createWriter(c: WriterComponents): Writer {
   const { rest, guard } = c;
   const count = (verb: string, resource: ResourceType) => c.writes?.inc(1, { verb, resource: resource.plural });
+  // Checked again as the bytes leave (see RequestInit.beforeSend), not only when the write starts.
+  const fence = () => guard.check();
   const guarded = <T>(signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>) =>
     guard.write((term) => fn(AbortSignal.any([term, signal])));
   const ns = (o: KubeObject) => o.metadata.namespace ?? '';
@@ -104,6 +106,7 @@ export function createWriter(c: WriterComponents): Writer {
             contentType: 'application/apply-patch+yaml',
             query: { fieldManager: FIELD_MANAGER, force: true },
             signal: s,
+            beforeSend: fence,
           }),
         );
       } catch (err) {
@@ -125,6 +128,7 @@ export function createWriter(c: WriterComponents): Writer {
           contentType: 'application/merge-patch+json',
           query: { fieldManager: FIELD_MANAGER },
           signal: s,
+          beforeSend: fence,
         }),
       );
       count('status', resource);
@@ -137,6 +141,7 @@ export function createWriter(c: WriterComponents): Writer {
           contentType: 'application/merge-patch+json',
           query: { fieldManager: FIELD_MANAGER },
           signal: s,
+          beforeSend: fence,
         }),
       );
       count('annotate', resource);
@@ -148,6 +153,7 @@ export function createWriter(c: WriterComponents): Writer {
           rest.request('DELETE', objectPath(resource, ns(obj), obj.metadata.name), {
             body: { preconditions: { uid: obj.metadata.uid }, propagationPolicy: 'Background' },
             signal: s,
+            beforeSend: fence,
           }),
         );
         count('delete', resource);
