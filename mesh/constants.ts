@@ -19,6 +19,9 @@ export const MDNS_SERVICE_TAG = 'fedmesh';
 /** Largest signed node record on the wire; a record holds at most MAX_RECORD_ADDRS short multiaddrs. */
 export const MAX_RECORD_BYTES = 8 * 1024;
 export const MAX_RECORD_ADDRS = 32;
+/** Paths a tunnel open tries (each a fresh dial) before it fails: a path may die as it is chosen. */
+export const OPEN_ATTEMPTS = 3;
+
 /** Largest tunnel header (JSON); a CONNECT is ~200 bytes, so 4 KiB leaves room and bounds abuse. */
 export const MAX_HEADER_BYTES = 4 * 1024;
 /** Largest DATA payload in one session frame: bounds what a peer can make us buffer for one frame. */

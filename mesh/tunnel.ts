@@ -15,7 +15,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { sleep } from '../common/async.ts';
 import type { Logger } from '../common/log.ts';
 import type { Counter, Histogram } from '../common/metrics.ts';
-import { MAX_HEADER_BYTES, TUNNEL_PROTOCOL } from './constants.ts';
+import { MAX_HEADER_BYTES, OPEN_ATTEMPTS, TUNNEL_PROTOCOL } from './constants.ts';
 import type { Dialer, Route } from './dial.ts';
 import type { Directory } from './directory.ts';
 import { MeshError, type RefusalReason, TunnelRefusedError } from './errors.ts';
@@ -282,13 +282,27 @@ export function createTunnelService(init: TunnelServiceInit, components: TunnelS
     list: () => [...outbound.values(), ...inbound.values()].map((e) => ({ ...e.info, stats: e.session.stats() })),
     async open(opts) {
       const signal = AbortSignal.any([opts.signal ?? new AbortController().signal, AbortSignal.timeout(openTimeout)]);
-      const id = randomBytes(16).toString('hex');
       const peer = await records.resolve(opts.node, signal);
-      const { conn, stream, reply } = await request(
-        peer,
-        { v: 1, op: 'open', session: id, node: opts.node, host: opts.host, port: opts.port },
-        signal,
-      );
+      // A path can die between being chosen and carrying the request (a relay killed a moment ago
+      // whose circuit still looks open): nothing has flowed yet, so try again, fresh id and path.
+      let id = '';
+      let opened: Awaited<ReturnType<typeof request>> | undefined;
+      for (let attempt = 1, backoff = 50; !opened; attempt++, backoff *= 2) {
+        id = randomBytes(16).toString('hex');
+        try {
+          opened = await request(
+            peer,
+            { v: 1, op: 'open', session: id, node: opts.node, host: opts.host, port: opts.port },
+            signal,
+          );
+        } catch (err) {
+          if (signal.aborted || attempt >= OPEN_ATTEMPTS) throw err;
+          const e = err as Error & { step?: string; route?: Route };
+          log.info({ node: opts.node, step: e.step, route: e.route, err: e.message }, 'tunnel open attempt failed');
+          await sleep(backoff);
+        }
+      }
+      const { conn, stream, reply } = opened;
       if (!reply.ok) {
         void stream.close().catch(() => {});
         throw refusal(reply);

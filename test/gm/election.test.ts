@@ -29,6 +29,13 @@ test('three replicas: one leader; kill -9 → new leader within lease + retry; S
   const first = await holder.until((h) => h !== '', 10_000);
   await sleep(RETRY_MS * 2);
   assert.deepEqual(await readyLeaders(replicas), [first.holder], 'exactly the holder is ready');
+  // Its Event is posted after the acquire, asynchronously: a leader killed before that posts none.
+  const core = env.kubeConfig().makeApiClient(CoreV1Api);
+  const leaderEvents = async () =>
+    (await core.listNamespacedEvent({ namespace })).items
+      .filter((e) => e.reason === 'LeaderElection')
+      .map((e) => e.message);
+  for (let i = 0; i < 50 && !(await leaderEvents()).includes(`${first.holder} became leader`); i++) await sleep(100);
 
   // Crash: no release; the others must wait out the lease, then take over.
   const crashed = replicas.find((r) => r.id === first.holder)!;
@@ -55,8 +62,12 @@ test('three replicas: one leader; kill -9 → new leader within lease + retry; S
   assert.equal(await leaving.proc.exited, 0, 'a SIGTERMed replica exits 0');
 
   // Every leadership change left an Event on the Lease.
-  const events = await env.kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace });
-  const messages = events.items.filter((e) => e.reason === 'LeaderElection').map((e) => e.message);
+  const wanted = [first.holder, second.holder, third.holder].map((id) => `${id} became leader`);
+  let messages = await leaderEvents();
+  for (let i = 0; i < 50 && !wanted.every((w) => messages.includes(w)); i++) {
+    await sleep(100);
+    messages = await leaderEvents();
+  }
   for (const id of [first.holder, second.holder, third.holder]) {
     assert.ok(messages.includes(`${id} became leader`), `event for ${id}: ${JSON.stringify(messages)}`);
   }
