@@ -261,7 +261,7 @@ export function createFedmeshSession(
     notify(key) {
       // The stream (not the session) holds the feed, so a detached stream keeps collecting changes.
       streams.get(node)?.feed.markDirty(key);
-      scheduleFlush();
+      scheduleFlush('now');
     },
     close,
     sweep(now) {

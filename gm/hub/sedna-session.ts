@@ -125,7 +125,7 @@ export function createSednaSession(
     closed,
     notify(key) {
       feed.markDirty(key);
-      scheduleFlush();
+      scheduleFlush('now');
     },
     close,
     sweep(now) {

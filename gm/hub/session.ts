@@ -63,10 +63,17 @@ export function closeSocket(ws: WebSocket, spec: CloseSpec, detail?: string): vo
  * frame itself; corks nest, so the outer one holds them all.
  */
 /**
- * Coalesces flush requests: at most one corked `flush` queued at a time, on the next tick or after
- * `delayMs` (backpressure retry); nothing is queued while `ready()` is false.
+ * Coalesces flush requests: at most one corked `flush` queued at a time. By default on the next
+ * turn of the event loop (after the I/O of this one: a snapshot waits for other LCs' hellos), after
+ * `delayMs` for a backpressure retry, or — `'now'`, for a change being fanned out — as soon as the
+ * current callback ends, so the fan-out is not queued behind this turn's other sockets (acks,
+ * heartbeats, reports). Nothing is queued while `ready()` is false.
  */
-export function flushScheduler(ws: WebSocket, flush: () => void, ready: () => boolean): (delayMs?: number) => void {
+export function flushScheduler(
+  ws: WebSocket,
+  flush: () => void,
+  ready: () => boolean,
+): (delayMs?: number | 'now') => void {
   let queued = false;
   return (delayMs = 0) => {
     if (queued || !ready()) return;
@@ -75,7 +82,8 @@ export function flushScheduler(ws: WebSocket, flush: () => void, ready: () => bo
       queued = false;
       corked(ws, flush);
     };
-    if (delayMs) setTimeout(run, delayMs).unref();
+    if (delayMs === 'now') queueMicrotask(run);
+    else if (delayMs) setTimeout(run, delayMs).unref();
     else setImmediate(run);
   };
 }
