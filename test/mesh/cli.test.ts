@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../envtest/index.ts';
 import { spawnManaged } from '../harness/process.ts';
 import { until } from './harness.ts';
 
@@ -21,8 +22,7 @@ test('fedmesh mesh: health, metrics and status endpoints; SIGTERM exits 0; the i
   assert.equal(await gen.exited, 0);
   assert.equal(statSync(psk).mode & 0o777, 0o600);
 
-  const port = 22_000 + Math.floor(Math.random() * 4_000);
-  const http = port + 5;
+  const [port, http] = [await freePort(), await freePort()];
   const logFile = join(dir, 'node.log');
   const start = () =>
     spawnManaged({

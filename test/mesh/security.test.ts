@@ -15,6 +15,7 @@ import { TUNNEL_PROTOCOL } from '../../mesh/constants.ts';
 import { buildLibp2p } from '../../mesh/libp2p.ts';
 import { generatePsk, parsePsk } from '../../mesh/psk.ts';
 import { frame, readMessage } from '../../mesh/stream-io.ts';
+import { freePort } from '../envtest/index.ts';
 import { spawnManaged } from '../harness/process.ts';
 import { createMeshLab, type LogLine, until } from './harness.ts';
 
@@ -57,7 +58,7 @@ test('malformed, oversized, misaddressed and disallowed tunnel requests are refu
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const pskText = generatePsk();
   writeFileSync(join(dir, 'psk'), pskText, { mode: 0o600 });
-  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const logFile = join(dir, 'node.log');
   const proc = spawnManaged({
     name: 'mesh-target',
@@ -86,6 +87,7 @@ test('malformed, oversized, misaddressed and disallowed tunnel requests are refu
   const started = await until(
     'the node to start',
     () => {
+      if (!proc.running()) throw new Error(`the node exited: ${readFileSync(logFile, 'utf8').slice(-500)}`);
       try {
         return logs().find((l) => l.msg === 'mesh node started');
       } catch {
