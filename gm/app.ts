@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PrerequisiteError } from '../common/errors.ts';
-import { type ClusterAccess, toAccess } from '../common/kube/access.ts';
+import type { ClusterAccess } from '../common/kube/access.ts';
 import { createKubeRest } from '../common/kube/rest.ts';
 import type { Logger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
@@ -55,8 +55,7 @@ export interface Gm {
 /** Wires one GM replica: elector, leader-only runnables, HTTP server, metrics. */
 export async function createGm(init: GmInit, components: GmComponents): Promise<Gm> {
   const log = components.log;
-  const cluster = await toAccess(components.cluster);
-  const rest = await createKubeRest(cluster);
+  const rest = await createKubeRest(components.cluster);
   // Fail fast with a clear message when the API server cannot be reached at all.
   try {
     await rest.request('GET', '/version', { signal: AbortSignal.timeout(5000) });
@@ -102,10 +101,7 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
   // Readiness of replica-wide components (e.g. hub caches synced), added to /readyz in replica mode.
   const replicaChecks: Check[] = [];
   if (init.hub) {
-    const hub = createHub(
-      { ...init.hub, replicaId: init.id, namespace: init.leaseNamespace },
-      { rest, cluster, log, registry },
-    );
+    const hub = createHub({ ...init.hub, replicaId: init.id, namespace: init.leaseNamespace }, { rest, log, registry });
     replicaRunnables.push(hub);
     replicaChecks.push(...hub.checks);
   }

@@ -56,7 +56,7 @@ export async function accessFromKubeConfig(kc: KubeConfig): Promise<ClusterAcces
   };
 }
 
-export function isClusterAccess(x: KubeConfig | ClusterAccess): x is ClusterAccess {
+function isClusterAccess(x: KubeConfig | ClusterAccess): x is ClusterAccess {
   return typeof (x as ClusterAccess).server === 'string';
 }
 

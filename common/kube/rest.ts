@@ -1,4 +1,4 @@
-import { Agent, type RequestOptions, request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FedmeshError } from '../errors.ts';
@@ -30,6 +30,8 @@ export interface RequestInit {
    * process paused meanwhile resumes in the middle of that handshake).
    */
   beforeSend?: () => void;
+  /** Default `application/json` (the JWKS document wants `application/jwk-set+json`). */
+  accept?: string;
 }
 
 export interface WatchEvent<T> {
@@ -61,8 +63,8 @@ function url(server: string, path: string, query?: RequestInit['query']): URL {
 
 export async function createKubeRest(source: KubeConfig | ClusterAccess): Promise<KubeRest> {
   const access = await toAccess(source);
-  const cluster = { server: access.server };
-  if (!cluster.server) throw new FedmeshError('kubeconfig has no current cluster', 'ERR_CONFIG');
+  const server = access.server;
+  if (!server) throw new FedmeshError('kubeconfig has no current cluster', 'ERR_CONFIG');
   // One keep-alive pool: renewals every few hundred ms should not pay a TLS handshake each.
   const agent = new Agent({
     keepAlive: true,
@@ -73,16 +75,15 @@ export async function createKubeRest(source: KubeConfig | ClusterAccess): Promis
     servername: access.servername,
   });
   const authHeaders = headerSource(access);
-  const base: RequestOptions = { auth: access.auth };
 
   function send(method: string, path: string, init: RequestInit, accept: string) {
-    const u = url(cluster.server, path, init.query);
+    const u = url(server, path, init.query);
     const body = init.body === undefined ? undefined : JSON.stringify(init.body);
     return new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
       const req = request(u, {
         method,
         agent,
-        auth: base.auth,
+        auth: access.auth,
         signal: init.signal,
         headers: {
           ...authHeaders(),
@@ -138,9 +139,9 @@ export async function createKubeRest(source: KubeConfig | ClusterAccess): Promis
   }
 
   return {
-    server: cluster.server,
+    server,
     async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
-      const res = await send(method, path, init, 'application/json');
+      const res = await send(method, path, init, init.accept ?? 'application/json');
       const text = await readAll(res);
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) throw toError(status, text);

@@ -1,7 +1,6 @@
 /**
  * gm/hub: the LC hub that runs on every GM replica (active-active). See README.md.
  */
-import type { ClusterAccess } from '../../common/kube/access.ts';
 import type { KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
@@ -31,8 +30,6 @@ export interface HubInit {
 
 export interface HubComponents {
   rest: KubeRest;
-  /** For reading the API server's token signing keys (local token verification); without it every token goes to TokenReview. */
-  cluster?: ClusterAccess;
   log: Logger;
   registry: Registry;
 }

@@ -6,8 +6,6 @@
  * TokenReview that confirms every session right after (auth.ts).
  */
 import { type JsonWebKey, webcrypto } from 'node:crypto';
-import { request } from 'node:https';
-import { type ClusterAccess, headerSource } from '../../common/kube/access.ts';
 
 /** The identity a verified token carries. */
 export interface TokenClaims {
@@ -110,39 +108,5 @@ export function createTokenVerifier(init: {
       const k8s = claims['kubernetes.io'];
       return { username: claims.sub, node: k8s?.node?.name };
     },
-  };
-}
-
-/** GETs a JSON document from the API server with the replica's credentials and a chosen Accept. */
-export function kubeJsonGetter(access: ClusterAccess) {
-  const headers = headerSource(access);
-  const tls = {
-    ca: access.ca,
-    cert: access.cert,
-    key: access.key,
-    rejectUnauthorized: access.rejectUnauthorized,
-    servername: access.servername,
-    auth: access.auth,
-  };
-  return async (path: string, accept: string, signal: AbortSignal): Promise<unknown> => {
-    const url = new URL(access.server.replace(/\/$/, '') + path);
-    return new Promise((resolve, reject) => {
-      const req = request(url, { ...tls, method: 'GET', signal, headers: { ...headers(), accept } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 0) !== 200) return reject(new Error(`GET ${path}: ${res.statusCode}`));
-          try {
-            resolve(JSON.parse(text));
-          } catch (err) {
-            reject(err);
-          }
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    });
   };
 }

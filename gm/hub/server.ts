@@ -23,7 +23,7 @@ import {
 } from './constants.ts';
 import { createFedmeshSession } from './fedmesh-session.ts';
 import type { Hub, HubComponents, HubInit } from './index.ts';
-import { createTokenVerifier, kubeJsonGetter } from './jwt.ts';
+import { createTokenVerifier } from './jwt.ts';
 import { createHubMetrics } from './metrics.ts';
 import { createConnectionRegistry } from './registry.ts';
 import { createRouter } from './routing.ts';
@@ -40,9 +40,10 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
   const router = createRouter(cache);
   cache.onChange((kind, ns, name, obj) => router.update(kind, ns, name, obj));
   const applier = createReportApplier({ rest, cache, router, log, metrics });
-  const verifier = components.cluster
-    ? createTokenVerifier({ audience: TOKEN_AUDIENCE, fetchJson: kubeJsonGetter(components.cluster) })
-    : undefined;
+  const verifier = createTokenVerifier({
+    audience: TOKEN_AUDIENCE,
+    fetchJson: (path, accept, signal) => rest.request('GET', path, { accept, signal }),
+  });
   const auth = createAuthenticator(
     {
       lcNamespace: init.lcNamespace ?? init.namespace,

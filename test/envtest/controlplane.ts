@@ -341,7 +341,6 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
   const apiLog = join(dir, 'kube-apiserver.log');
   let server = '';
   let apiserverArgs: string[] = [];
-  let apiserver: ManagedProcess | undefined;
   function startApiserverProcess(): ManagedProcess {
     return spawnManaged({
       name: 'kube-apiserver',
@@ -353,8 +352,9 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
   }
   const waitApi = (proc: ManagedProcess) =>
     waitFor('kube-apiserver', 120_000, proc, () => httpsOk(`${server}/readyz`, tls), apiLog);
+  let api: ManagedProcess;
   try {
-    apiserver = await retryOnPortTaken(apiLog, async () => {
+    api = await retryOnPortTaken(apiLog, async () => {
       const apiPort = await freePort(host);
       server = `https://${host}:${apiPort}`;
       apiserverArgs = [
@@ -389,7 +389,6 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
     await etcd.stop('SIGKILL');
     throw err;
   }
-  let api: ManagedProcess = apiserver;
 
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(
