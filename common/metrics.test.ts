@@ -33,3 +33,14 @@ test('a frozen labels object is keyed once and counts like a fresh one', () => {
   c.inc(1, { dialect: 'fedmesh' });
   assert.match(r.render(), /^frames_total\{dialect="fedmesh"\} 4$/m);
 });
+
+test('a removed gauge series is no longer rendered', () => {
+  const r = createRegistry();
+  const g = r.gauge('lc_connected', 'per node');
+  g.set(1, { node: 'a' });
+  g.set(1, { node: 'b' });
+  g.remove({ node: 'a' });
+  const text = r.render();
+  assert.doesNotMatch(text, /node="a"/);
+  assert.match(text, /^lc_connected\{node="b"\} 1$/m);
+});

@@ -37,6 +37,8 @@ interface Metric {
 
 export interface Gauge {
   set(v: number, labels?: Labels): void;
+  /** Drops the series (a per-node series ends with its node, or series would grow without bound). */
+  remove(labels: Labels): void;
 }
 export interface Counter {
   inc(by?: number, labels?: Labels): void;
@@ -68,7 +70,7 @@ export function createRegistry(): Registry {
           return [...header(name, help, 'gauge'), ...[...values].map(([k, x]) => `${name}${k} ${num(x)}`)];
         },
       });
-      return { set: (v, labels) => values.set(key(labels), v) };
+      return { set: (v, labels) => values.set(key(labels), v), remove: (labels) => values.delete(key(labels)) };
     },
     counter(name, help) {
       const values = new Map<string, number>([['', 0]]);

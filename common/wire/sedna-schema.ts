@@ -20,13 +20,12 @@ const Empty = Type.Literal('');
 
 // Wire shapes. Unknown keys are tolerated (and dropped) like Go's encoding/json does on the Sedna side.
 
-/** The bare header a stock LC sends right after dialing. */
-export const SednaHelloWireSchema = Type.Object({
-  namespace: Empty,
-  resourceKind: Empty,
-  resourceName: Empty,
-  operation: Empty,
-});
+/**
+ * The hello: a stock LC sends a bare header with four empty strings right after dialing. Go decodes
+ * any object without `header` and `content` into an empty message, so every such object is a hello,
+ * whatever keys it carries (they are ignored, as unknown envelope keys are).
+ */
+export const SednaHelloWireSchema = Type.Object({});
 
 /** `{"header":{...},"content":base64|null}` before kind, operation and content are interpreted. */
 export const SednaEnvelopeWireSchema = Type.Object({

@@ -59,7 +59,7 @@ export function decodeSednaDownstream(input: string | Uint8Array, opts: DecodeOp
 function decode(input: string | Uint8Array, opts: DecodeOptions, expect: Direction | undefined): SednaFrame {
   const value = parseJsonObject(frameText(input, opts));
   // The hello is the only frame without the envelope; Go decodes it into an empty message.
-  if (!Object.hasOwn(value, 'header')) {
+  if (!Object.hasOwn(value, 'header') && !Object.hasOwn(value, 'content')) {
     checkSchema(helloWire, value, 'sedna hello');
     if (expect === 'downstream') throw new WireError('ERR_DIRECTION', 'hello is only sent by an LC');
     return { type: 'hello' };
