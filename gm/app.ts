@@ -4,6 +4,7 @@ import type { ClusterAccess } from '../common/kube/access.ts';
 import { createKubeRest } from '../common/kube/rest.ts';
 import type { Logger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
+import { DEFAULT_HTTP_LIMITS, guardHttpServer, type ListenerLimits } from '../common/net/guard.ts';
 import { createLeaderElector } from './election/elector.ts';
 import { createLeaseLock } from './election/lock.ts';
 import { recordEvent } from './events.ts';
@@ -22,6 +23,8 @@ export interface GmInit {
   retryPeriodMs: number;
   /** HTTP (health, readiness, metrics) listen address. */
   http: { host: string; port: number };
+  /** Limits of the HTTP listener. Default DEFAULT_HTTP_LIMITS (1 024 connections, 256 per source, 10 s). */
+  httpLimits?: ListenerLimits;
   /** `leader`: /readyz is 200 only on the leader (keepalived VIP); `replica`: whenever it can serve LCs. */
   readyz: 'leader' | 'replica';
   /** Poll only, like client-go (no Lease watch): for comparisons. Default false. */
@@ -179,6 +182,7 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
     { readyz, livez: [{ name: 'ping', failure: () => undefined }], replicaId: init.id },
     { registry, log },
   );
+  guardHttpServer(app.server, 'http', init.httpLimits ?? DEFAULT_HTTP_LIMITS, { registry, log });
   let address: string | undefined;
 
   return {

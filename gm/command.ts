@@ -6,10 +6,13 @@ import { formatDuration, parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
 import { loadClusterAccess } from '../common/kube/access.ts';
 import { createLogger } from '../common/log.ts';
+import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
+import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import { createGm } from './app.ts';
 import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './election/constants.ts';
 import { validateTiming } from './election/timing.ts';
 import { parseListen } from './http.ts';
+import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_HUB_LIMITS } from './hub/constants.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dnsName = (what: string) => (v: string) => {
@@ -103,6 +106,14 @@ export const gmCommand: CommandSpec = {
         return n;
       },
     },
+    ...listenerLimitFlags('', 'LC endpoint (hub)', DEFAULT_HUB_LIMITS),
+    'hello-timeout': {
+      description: 'time an upgraded fedmesh LC connection has to send its hello',
+      value: 'DURATION',
+      default: formatDuration(DEFAULT_HELLO_TIMEOUT_MS),
+      parse: parseDuration,
+    },
+    ...listenerLimitFlags('http-', 'HTTP endpoint', DEFAULT_HTTP_LIMITS),
     'lc-lease-renew': {
       description: "renew interval of the per-node connection Leases ('0s' turns them off)",
       value: 'DURATION',
@@ -161,6 +172,7 @@ export const gmCommand: CommandSpec = {
       'lc-service-account': string;
       'max-frame-bytes': number;
       'lc-lease-renew': number;
+      'hello-timeout': number;
     };
     validateTiming(f['lease-duration'], f['renew-deadline'], f['retry-period']);
     const id = f.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
@@ -177,6 +189,7 @@ export const gmCommand: CommandSpec = {
         renewDeadlineMs: f['renew-deadline'],
         retryPeriodMs: f['retry-period'],
         http: f['http-listen'],
+        httpLimits: limitsFromFlags(flags, 'http-'),
         readyz: f.readyz,
         pollOnly: f['poll-only'],
         fencingProbeIntervalMs: f['fencing-probe-interval'],
@@ -188,6 +201,8 @@ export const gmCommand: CommandSpec = {
           lcServiceAccount: f['lc-service-account'],
           maxFrameBytes: f['max-frame-bytes'],
           connectionLeaseRenewMs: f['lc-lease-renew'],
+          limits: limitsFromFlags(flags, ''),
+          helloTimeoutMs: f['hello-timeout'],
         },
       },
       { cluster, log },

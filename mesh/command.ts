@@ -10,6 +10,8 @@ import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
+import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
+import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
 import { type ForwardSpec, parseForward, startForward } from './forward.ts';
@@ -48,6 +50,7 @@ export const meshCommand: CommandSpec = {
       parse: parseForward,
     },
     'http-listen': { description: '/healthz, /readyz, /metrics, /status', value: 'HOST:PORT', parse: parseHostPort },
+    ...listenerLimitFlags('http-', 'HTTP endpoint', DEFAULT_HTTP_LIMITS),
     'no-mdns': { description: 'disable mDNS (overrides the config)', type: 'boolean' },
     'generate-psk': { description: 'write a new PSK file and exit', value: 'FILE' },
   },
@@ -106,7 +109,9 @@ export const meshCommand: CommandSpec = {
       { log, registry },
     );
     let ready = false;
-    const http = f['http-listen'] ? buildMeshServer({ node, registry, log, ready: () => ready }) : undefined;
+    const http = f['http-listen']
+      ? buildMeshServer({ node, registry, log, ready: () => ready }, limitsFromFlags(flags, 'http-'))
+      : undefined;
     if (http && f['http-listen']) await http.listen(f['http-listen']);
     const running = node.start(shutdown);
     const forwards: Server[] = [];

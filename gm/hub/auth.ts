@@ -51,7 +51,14 @@ export interface Confirmation {
 const CONFIRMED: Confirmation = { verdict: Promise.resolve(true), expedite: () => {} };
 
 export type AuthResult =
-  | { ok: true; node: string; identity: string; confirmation: Confirmation }
+  | {
+      ok: true;
+      node: string;
+      identity: string;
+      /** A token proved the node; false when the node was only claimed (Node-Name header). */
+      proven: boolean;
+      confirmation: Confirmation;
+    }
   | { ok: false; close: CloseSpec; reason: string; metric: string };
 
 const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
@@ -200,7 +207,7 @@ export function createAuthenticator(
         if (req.nodeHeader === undefined || !NODE_NAME.test(req.nodeHeader) || req.nodeHeader.length > 253) {
           return refuse(CLOSE.MALFORMED, 'missing or invalid Node-Name header', 'bad-node-header');
         }
-        return { ok: true, node: req.nodeHeader, identity: 'unauthenticated', confirmation: CONFIRMED };
+        return { ok: true, node: req.nodeHeader, identity: 'unauthenticated', proven: false, confirmation: CONFIRMED };
       }
       const token = req.token;
       const local = await verifier?.verify(token);
@@ -212,6 +219,7 @@ export function createAuthenticator(
           ok: true,
           node: node as string,
           identity: local.username,
+          proven: true,
           confirmation: confirm(token, node as string, req.signal),
         };
       }
@@ -228,7 +236,7 @@ export function createAuthenticator(
       const node = reviewedNode(r);
       const refused = check(node, r.username, req);
       if (refused) return refused;
-      return { ok: true, node: node as string, identity: r.username ?? '', confirmation: CONFIRMED };
+      return { ok: true, node: node as string, identity: r.username ?? '', proven: true, confirmation: CONFIRMED };
     },
   };
 }

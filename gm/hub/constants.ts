@@ -7,6 +7,18 @@
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
 /**
+ * Connection limits of the hub's listener (common/net/guard.ts). 20 000 in all: twice the 10k LCs a
+ * replica is benchmarked with, so one replica can take a dead peer's LCs. 1 000 per source address:
+ * an edge site's nodes often share one NAT address, while one host opening thousands of sockets is
+ * an attack. 10 s to finish the upgrade (auth included; the LC gives up after 5 s anyway): idle and
+ * slow-header connections cost at most that long.
+ */
+export const DEFAULT_HUB_LIMITS = { maxConnections: 20_000, maxConnectionsPerSource: 1000, handshakeTimeoutMs: 10_000 };
+
+/** An upgraded fedmesh connection must send hello within 10 s (the LC sends it at once on open). */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+
+/**
  * Accept queue of the hub's socket. When a replica dies its LCs all reconnect to the others at once;
  * with Node's default of 511 the queue overflows, the kernel drops SYNs and those LCs retry only
  * after TCP's 1 s initial retransmission timeout. The kernel caps it at net.core.somaxconn.

@@ -50,8 +50,9 @@ export function createFedmeshSession(
   let writing = 0;
   // Reports wait until a TokenReview confirmed the credentials (auth.ts); downstream does not.
   let trusted = false;
-  let lastRecv = performance.now();
-  let lastSent = performance.now();
+  const openedAt = performance.now();
+  let lastRecv = openedAt;
+  let lastSent = openedAt;
   let nonce = 0;
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
 
@@ -266,8 +267,12 @@ export function createFedmeshSession(
     close,
     sweep(now) {
       if (closing) return;
+      if (!stream && now - openedAt > ctx.helloTimeoutMs) {
+        close(CLOSE.HEARTBEAT_TIMEOUT, 'no hello');
+        return;
+      }
       if (now - lastRecv > ctx.heartbeatTimeoutMs) {
-        close(CLOSE.HEARTBEAT_TIMEOUT, stream ? 'no frame within the timeout' : 'no hello');
+        close(CLOSE.HEARTBEAT_TIMEOUT, 'no frame within the timeout');
         return;
       }
       if (stream && now - lastSent >= ctx.heartbeatIntervalMs) {

@@ -4,6 +4,7 @@
 import type { KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
+import type { ListenerLimits } from '../../common/net/guard.ts';
 import type { Check } from '../http.ts';
 
 export interface HubInit {
@@ -21,11 +22,15 @@ export interface HubInit {
   lcNamespace?: string;
   /** The LC DaemonSet's ServiceAccount, whose pod-bound tokens name their node. Default `lc`. */
   lcServiceAccount?: string;
-  /** fedmesh heartbeat interval / timeout sent in `welcome` (ms). Defaults 5000 / 15000. */
+  /** fedmesh heartbeat interval / timeout sent in `welcome` (ms). Defaults 10 000 / 30 000. */
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
-  /** Renew interval of the per-node connection Leases (ms); 0 disables them. Default 30 000. */
+  /** Renew interval of the per-node connection Leases (ms); 0 disables them. Default 60 000 (the CLI: 30 s). */
   connectionLeaseRenewMs?: number;
+  /** Listener limits: connections in total / per source address, upgrade deadline (ms). Defaults 20 000 / 1 000 / 10 000. */
+  limits?: Partial<ListenerLimits>;
+  /** A fedmesh connection must send hello within this many ms after the upgrade. Default 10 000. */
+  helloTimeoutMs?: number;
 }
 
 export interface HubComponents {

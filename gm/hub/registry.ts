@@ -4,6 +4,11 @@
  * renewed while it lasts). Every replica watches these Leases: when a node's Lease names another
  * replica with a later acquireTime than a connection this replica still holds for that node, the
  * local connection is stale (the LC moved on) and is closed with 4409.
+ *
+ * Identities have a strength: a token-proven connection is never displaced by one that only claims
+ * its node (`Node-Name` header, --allow-unauthenticated-sedna-lc); between equals the later wins.
+ * A Lease ends with its connection (deleted, with the resourceVersion as precondition), and Leases
+ * nobody renews (a replica died) are collected by any replica, so names that come and go leave nothing.
  */
 import { createHash } from 'node:crypto';
 import { sleep } from '../../common/async.ts';
@@ -31,8 +36,15 @@ export interface RegistryInit {
 }
 
 export interface ConnectionRegistry {
-  /** Records that this replica serves `node` since `since` (epoch ms); `onReplaced` closes it when another replica took over. Returns the release. */
-  hold(node: string, since: number, onReplaced: () => void): () => void;
+  /**
+   * Records that this replica serves `node` since `since` (epoch ms), proven by a token (`strong`) or
+   * only claimed; `onReplaced` closes it when another replica took over. Returns the release.
+   */
+  hold(node: string, since: number, strong: boolean, onReplaced: () => void): () => void;
+  /** Whether another replica serves `node` now to a token-proven LC (as far as the watch has seen). */
+  heldStronglyElsewhere(node: string): boolean;
+  /** Connection Leases known from the watch (tests, metrics). */
+  known(): number;
   start(signal: AbortSignal): Promise<void>;
 }
 
@@ -54,6 +66,15 @@ interface LeaseJson {
 }
 
 const NODE_ANNOTATION = 'fedmesh.io/node';
+/** How the holder's LC proved its node: `token` or `header` (claimed, unauthenticated Sedna LC). */
+const IDENTITY_ANNOTATION = 'fedmesh.io/lc-identity';
+
+type Op = 'hold' | 'release' | 'collect';
+interface Known {
+  lease: LeaseJson;
+  /** Monotonic ms when this resourceVersion was first seen: a Lease unchanged for its duration is dead. */
+  seenAt: number;
+}
 
 /** `fedmesh-lc-<node>`, shortened with a hash when the node name is too long for an object name. */
 export function leaseName(node: string): string {
@@ -69,37 +90,54 @@ export function createConnectionRegistry(
 ): ConnectionRegistry {
   const { rest, log, metrics } = components;
   const base = `/apis/coordination.k8s.io/v1/namespaces/${init.namespace}/leases`;
-  const held = new Map<string, { since: number; onReplaced: () => void; at: number }>();
+  const held = new Map<string, { since: number; strong: boolean; onReplaced: () => void; at: number }>();
   // The Leases as last seen by the watch: writes go straight to PUT/POST, a GET only after a conflict.
-  const known = new Map<string, LeaseJson>();
+  const known = new Map<string, Known>();
   // Only what writes need (no managedFields): 10k cached Leases stay small.
-  const remember = (node: string, l: LeaseJson) =>
+  const remember = (node: string, l: LeaseJson) => {
+    const prev = known.get(node);
+    const rv = l.metadata.resourceVersion;
     known.set(node, {
-      metadata: { name: l.metadata.name, resourceVersion: l.metadata.resourceVersion },
-      spec: l.spec && {
-        holderIdentity: l.spec.holderIdentity,
-        acquireTime: l.spec.acquireTime,
-        leaseTransitions: l.spec.leaseTransitions,
+      lease: {
+        metadata: {
+          name: l.metadata.name,
+          resourceVersion: rv,
+          annotations: { [IDENTITY_ANNOTATION]: l.metadata.annotations?.[IDENTITY_ANNOTATION] ?? 'token' },
+        },
+        spec: l.spec && {
+          holderIdentity: l.spec.holderIdentity,
+          acquireTime: l.spec.acquireTime,
+          leaseDurationSeconds: l.spec.leaseDurationSeconds,
+          leaseTransitions: l.spec.leaseTransitions,
+        },
       },
+      seenAt: prev && prev.lease.metadata.resourceVersion === rv ? prev.seenAt : performance.now(),
     });
+  };
+  const strongLease = (l: LeaseJson) => l.metadata.annotations?.[IDENTITY_ANNOTATION] !== 'header';
+  const alive = (k: Known) =>
+    performance.now() - k.seenAt < (k.lease.spec?.leaseDurationSeconds ?? init.durationS) * 1000;
   let watchSynced = false;
-  const queue = new Map<string, 'hold' | 'release'>();
+  const queue = new Map<string, Op>();
   // Nodes a worker is writing now: one write per Lease at a time, the next op waits in the queue.
   const busy = new Set<string>();
   const waiters = new Set<() => void>();
 
-  const enqueue = (node: string, op: 'hold' | 'release') => {
+  const enqueue = (node: string, op: Op) => {
     if (init.renewMs <= 0) return;
     queue.delete(node);
     queue.set(node, op);
     for (const w of waiters) w();
   };
 
-  function replacedBy(lease: LeaseJson, since: number): boolean {
+  /** Whether `lease` (another replica's) takes the node from our connection: a stronger identity, or an equal one that came later. */
+  function replacedBy(lease: LeaseJson, local: { since: number; strong: boolean }): boolean {
     const holder = lease.spec?.holderIdentity;
     if (!holder || holder === init.replicaId) return false;
+    const strong = strongLease(lease);
+    if (strong !== local.strong) return strong;
     const at = Date.parse(lease.spec?.acquireTime ?? '');
-    return Number.isFinite(at) && at > since;
+    return Number.isFinite(at) && at > local.since;
   }
 
   async function read(url: string, node: string, signal: AbortSignal): Promise<LeaseJson | undefined> {
@@ -114,45 +152,69 @@ export function createConnectionRegistry(
     }
   }
 
-  async function write(node: string, op: 'hold' | 'release', signal: AbortSignal) {
+  /** Deletes the Lease only if it is still the version we decided on (nobody took it meanwhile). */
+  async function remove(url: string, node: string, lease: LeaseJson, signal: AbortSignal): Promise<boolean> {
+    try {
+      await rest.request('DELETE', url, {
+        body: { preconditions: { resourceVersion: lease.metadata.resourceVersion } },
+        signal,
+      });
+    } catch (err) {
+      if (isStatus(err, 409)) {
+        metrics.leaseWrites.inc(1, { result: 'conflict' });
+        return false;
+      }
+      if (!isStatus(err, 404)) throw err;
+    }
+    if (known.get(node)?.lease.metadata.resourceVersion === lease.metadata.resourceVersion) known.delete(node);
+    metrics.leaseWrites.inc(1, { result: 'deleted' });
+    return true;
+  }
+
+  async function write(node: string, op: Op, signal: AbortSignal) {
     const url = `${base}/${leaseName(node)}`;
     // First attempt from the watch's view (no read); after a conflict, from a fresh read.
-    let lease = watchSynced ? known.get(node) : await read(url, node, signal);
+    let lease = watchSynced ? known.get(node)?.lease : await read(url, node, signal);
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) lease = await read(url, node, signal);
       const local = held.get(node);
-      if (op === 'hold' && !local) return;
-      if (op === 'release' && (local || lease?.spec?.holderIdentity !== init.replicaId)) return;
-      let body: LeaseJson & { apiVersion: string; kind: string };
-      const metadata = {
-        name: leaseName(node),
-        namespace: init.namespace,
-        labels: { [CONNECTION_LEASE_LABEL]: 'true' },
-        annotations: { [NODE_ANNOTATION]: node },
-        ...(lease ? { resourceVersion: lease.metadata.resourceVersion } : {}),
-      };
-      if (op === 'release' && lease) {
-        const spec = { ...lease.spec, holderIdentity: null, acquireTime: null, leaseDurationSeconds: init.durationS };
-        body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata, spec };
-      } else {
-        if (lease && local && replacedBy(lease, local.since)) {
-          local.onReplaced();
-          return;
-        }
-        const mine = lease?.spec?.holderIdentity === init.replicaId;
-        body = {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata,
-          spec: {
-            holderIdentity: init.replicaId,
-            acquireTime: mine && lease?.spec?.acquireTime ? lease.spec.acquireTime : microTime(new Date(local!.since)),
-            renewTime: microTime(new Date()),
-            leaseDurationSeconds: init.durationS,
-            leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (mine || !lease ? 0 : 1),
-          },
-        };
+      if (op === 'collect') {
+        // Another replica may have renewed it since the sweep looked: only a Lease still unchanged goes.
+        const k = known.get(node);
+        if (local || !lease || !k || alive(k)) return;
+        if (await remove(url, node, lease, signal)) return;
+        continue;
       }
+      if (op === 'hold' && !local) return;
+      if (op === 'release') {
+        if (local || !lease || lease.spec?.holderIdentity !== init.replicaId) return;
+        if (await remove(url, node, lease, signal)) return;
+        continue;
+      }
+      if (!local) return;
+      if (lease && replacedBy(lease, local)) {
+        local.onReplaced();
+        return;
+      }
+      const mine = lease?.spec?.holderIdentity === init.replicaId;
+      const body = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: leaseName(node),
+          namespace: init.namespace,
+          labels: { [CONNECTION_LEASE_LABEL]: 'true' },
+          annotations: { [NODE_ANNOTATION]: node, [IDENTITY_ANNOTATION]: local.strong ? 'token' : 'header' },
+          ...(lease ? { resourceVersion: lease.metadata.resourceVersion } : {}),
+        },
+        spec: {
+          holderIdentity: init.replicaId,
+          acquireTime: mine && lease?.spec?.acquireTime ? lease.spec.acquireTime : microTime(new Date(local.since)),
+          renewTime: microTime(new Date()),
+          leaseDurationSeconds: init.durationS,
+          leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (mine || !lease ? 0 : 1),
+        },
+      };
       try {
         const saved = lease
           ? await rest.request<LeaseJson>('PUT', url, { body, signal })
@@ -169,7 +231,7 @@ export function createConnectionRegistry(
 
   async function worker(signal: AbortSignal) {
     while (!signal.aborted) {
-      let next: [string, 'hold' | 'release'] | undefined;
+      let next: [string, Op] | undefined;
       for (const e of queue) {
         if (busy.has(e[0])) continue;
         next = e;
@@ -202,7 +264,7 @@ export function createConnectionRegistry(
         if (signal.aborted) return;
         metrics.leaseWrites.inc(1, { result: 'error' });
         log.debug({ err, node, op }, 'connection lease write failed');
-        // Renewal retries it; a release that failed leaves a Lease that expires on its own.
+        // Renewal retries it; a release that failed leaves a Lease that the collector deletes once it expired.
       } finally {
         busy.delete(node);
         if (queue.has(node)) for (const w of waiters) w();
@@ -214,6 +276,8 @@ export function createConnectionRegistry(
     while (!signal.aborted) {
       await sleep(init.renewMs, signal);
       for (const node of held.keys()) if (!queue.has(node)) enqueue(node, 'hold');
+      // Leases nobody renewed for their whole duration: a replica died holding them, or a release failed.
+      for (const [node, k] of known) if (!held.has(node) && !queue.has(node) && !alive(k)) enqueue(node, 'collect');
     }
   }
 
@@ -255,17 +319,26 @@ export function createConnectionRegistry(
     const node = lease.metadata.annotations?.[NODE_ANNOTATION];
     if (node === undefined) return;
     const seen = known.get(node);
-    if (!seen || Number(seen.metadata.resourceVersion) < Number(lease.metadata.resourceVersion)) remember(node, lease);
+    if (!seen || Number(seen.lease.metadata.resourceVersion) < Number(lease.metadata.resourceVersion)) {
+      remember(node, lease);
+    }
     const local = held.get(node);
-    if (local && replacedBy(lease, local.since)) {
-      log.info({ node, holder: lease.spec?.holderIdentity }, 'node moved to another replica, closing stale connection');
+    if (!local) return;
+    const holder = lease.spec?.holderIdentity;
+    if (replacedBy(lease, local)) {
+      log.info({ node, holder }, 'node moved to another replica, closing stale connection');
       local.onReplaced();
+    } else if (holder && holder !== init.replicaId && local.strong && !strongLease(lease)) {
+      // A claimed identity wrote over the node we serve to a proven one: take the Lease back at once,
+      // so its replica sees the stronger holder and closes the claimant.
+      log.warn({ node, holder }, 'unauthenticated claim on a node served to an authenticated LC');
+      enqueue(node, 'hold');
     }
   }
 
   return {
-    hold(node, since, onReplaced) {
-      const entry = { since, onReplaced, at: performance.now() };
+    hold(node, since, strong, onReplaced) {
+      const entry = { since, strong, onReplaced, at: performance.now() };
       held.set(node, entry);
       enqueue(node, 'hold');
       return () => {
@@ -274,6 +347,12 @@ export function createConnectionRegistry(
         enqueue(node, 'release');
       };
     },
+    heldStronglyElsewhere(node) {
+      const k = known.get(node);
+      const holder = k?.lease.spec?.holderIdentity;
+      return k !== undefined && !!holder && holder !== init.replicaId && strongLease(k.lease) && alive(k);
+    },
+    known: () => known.size,
     async start(signal) {
       const workers = init.renewMs > 0 ? Array.from({ length: LEASE_WRITE_CONCURRENCY }, () => worker(signal)) : [];
       await Promise.all([...workers, init.renewMs > 0 ? renewLoop(signal) : Promise.resolve(), watchLoop(signal)]);

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { sleep } from '../../common/async.ts';
+import { guardListener } from '../../common/net/guard.ts';
 import { CLOSE, type CloseSpec, FEDMESH_SUBPROTOCOL } from '../../common/wire/index.ts';
 import { type Confirmation, createAuthenticator } from './auth.ts';
 import { createObjectCache } from './cache.ts';
@@ -14,6 +15,8 @@ import {
   CONNECTION_LEASE_RENEW_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_HUB_LIMITS,
   DEFAULT_MAX_FRAME_BYTES,
   JWKS_REFRESH_MS,
   LISTEN_BACKLOG,
@@ -28,7 +31,7 @@ import { createHubMetrics } from './metrics.ts';
 import { createConnectionRegistry } from './registry.ts';
 import { createRouter } from './routing.ts';
 import { createSednaSession } from './sedna-session.ts';
-import { closeSocket, type Session, type SessionContext } from './session.ts';
+import { closeLabels, closeSocket, type Session, type SessionContext } from './session.ts';
 import type { Stream } from './stream.ts';
 import { createReportApplier } from './upstream.ts';
 
@@ -62,9 +65,12 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
     { rest, log, metrics },
   );
   const maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const limits = { ...DEFAULT_HUB_LIMITS, ...init.limits };
   const sessions = new Map<string, Session>();
   const streams = new Map<string, Stream>();
   const dialectCount = { sedna: 0, fedmesh: 0 };
+  // Sessions whose node a token proved: a connection that only claims its node never displaces them.
+  const proven = new WeakSet<Session>();
   let bound: { host: string; port: number } | undefined;
 
   router.onChange((node, key) => {
@@ -73,24 +79,28 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
     else streams.get(node)?.feed.markDirty(key);
   });
 
-  function register(session: Session) {
+  function register(session: Session, strong: boolean) {
     const { node, dialect } = session;
     const previous = sessions.get(node);
     if (previous) previous.close(CLOSE.REPLACED);
     sessions.set(node, session);
+    if (strong) proven.add(session);
     dialectCount[dialect]++;
     metrics.connections.set(dialectCount[dialect], { dialect });
     metrics.nodeConnected.set(1, { node, dialect });
-    const release = connReg.hold(node, session.since, () => session.close(CLOSE.REPLACED, 'node connected elsewhere'));
+    const release = connReg.hold(node, session.since, strong, () =>
+      session.close(CLOSE.REPLACED, 'node connected elsewhere'),
+    );
     log.info({ node, dialect }, 'lc connected');
     void session.closed.then(() => {
       dialectCount[dialect]--;
       metrics.connections.set(dialectCount[dialect], { dialect });
       if (sessions.get(node) === session) {
         sessions.delete(node);
-        metrics.nodeConnected.set(0, { node, dialect });
         release();
       }
+      // Dropped, not zeroed: a series per node name ever seen would grow without bound.
+      if (sessions.get(node)?.dialect !== dialect) metrics.nodeConnected.remove({ node, dialect });
       log.info({ node, dialect }, 'lc disconnected');
     });
   }
@@ -122,6 +132,7 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
         maxFrameBytes,
         heartbeatIntervalMs: init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
         heartbeatTimeoutMs: init.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+        helloTimeoutMs: init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
         signal,
       };
       const wss = new WebSocketServer({
@@ -134,6 +145,8 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
       const server = createServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
       });
+      const guard = guardListener(server, 'hub', limits, { registry: components.registry, log });
+      server.on('request', (req: IncomingMessage) => guard.settle(req.socket));
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         socket.on('error', () => socket.destroy());
         void onUpgrade(req, socket, head);
@@ -155,26 +168,49 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
               signal,
             })
           : ({ ok: false, close: CLOSE.NOT_READY, reason: 'caches not synced', metric: 'not-ready' } as const);
-        if (signal.aborted) {
+        if (signal.aborted || socket.destroyed) {
           socket.destroy();
           return;
         }
+        // Past its handshake either way: a refused socket gets its close frame and 2 s to go.
+        guard.settle(req.socket);
         if (result.ok)
-          wss.handleUpgrade(req, socket, head, (ws) => accept(ws, dialect, result.node, result.confirmation));
+          wss.handleUpgrade(req, socket, head, (ws) =>
+            accept(ws, dialect, result.node, result.confirmation, result.proven),
+          );
         else wss.handleUpgrade(req, socket, head, (ws) => refuse(ws, dialect, result));
       }
 
       // Kept apart from onUpgrade so a session's closures do not hold the upgrade request (headers, token).
-      function accept(ws: WebSocket, dialect: 'sedna' | 'fedmesh', node: string, confirmation: Confirmation) {
-        ws.on('close', (code) => metrics.closes.inc(1, { code: String(code) }));
+      function accept(
+        ws: WebSocket,
+        dialect: 'sedna' | 'fedmesh',
+        node: string,
+        confirmation: Confirmation,
+        strong: boolean,
+      ) {
+        const current = sessions.get(node);
+        if (!strong && ((current && proven.has(current)) || connReg.heldStronglyElsewhere(node))) {
+          refuse(ws, dialect, {
+            close: CLOSE.FORBIDDEN,
+            reason: 'node is served to an authenticated LC',
+            metric: 'node-held',
+          });
+          return;
+        }
+        ws.on('close', (code) => metrics.closes.inc(1, closeLabels(code)));
         const session =
           dialect === 'fedmesh'
             ? createFedmeshSession(ws, node, ctx, streams, confirmation)
             : createSednaSession(ws, node, ctx, confirmation);
-        register(session);
+        register(session, strong);
       }
 
       function refuse(ws: WebSocket, dialect: string, r: { close: CloseSpec; reason: string; metric: string }) {
+        // Frames a refused peer still sends (an invalid opcode, an oversized header) end in an 'error'
+        // event: without a listener it would end the process.
+        ws.on('error', () => {});
+        ws.on('message', () => {});
         metrics.refusals.inc(1, { reason: r.metric });
         log.info({ dialect, reason: r.reason }, 'lc refused');
         closeSocket(ws, r.close, r.reason);

@@ -4,7 +4,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../common/log.ts';
-import { type CloseSpec, encodeSednaFrame, type Kind, sednaKindOf } from '../../common/wire/index.ts';
+import { CLOSE, type CloseSpec, encodeSednaFrame, type Kind, sednaKindOf } from '../../common/wire/index.ts';
 import type { ObjectCache } from './cache.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { KubeObject } from './objects.ts';
@@ -21,6 +21,8 @@ export interface SessionContext {
   maxFrameBytes: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** A fedmesh connection without hello after this long (ms) is closed with 4408. */
+  helloTimeoutMs: number;
   /** Aborts when the replica shuts down: in-flight status writes stop. */
   signal: AbortSignal;
 }
@@ -42,6 +44,23 @@ export interface Session {
 }
 
 const MAX_REASON_BYTES = 123;
+
+// Close codes are peer input (any of 3000–4999): codes we do not know share one label, so the
+// closes counter has a bounded number of series.
+const KNOWN_CLOSES = new Set<number>([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1011, 1015]);
+for (const c of Object.values(CLOSE)) KNOWN_CLOSES.add(c.code);
+const closeLabelCache = new Map<number, Readonly<{ code: string }>>();
+
+/** Labels of `fedmesh_hub_connection_closes_total` for a close code: the code, or `other`. */
+export function closeLabels(code: number): Readonly<{ code: string }> {
+  const k = KNOWN_CLOSES.has(code) ? code : -1;
+  let l = closeLabelCache.get(k);
+  if (!l) {
+    l = Object.freeze({ code: k === -1 ? 'other' : String(k) });
+    closeLabelCache.set(k, l);
+  }
+  return l;
+}
 
 /** Close reason `spec.reason: detail`, ASCII, cut to the 123 bytes a close frame allows. */
 export function closeReason(spec: CloseSpec, detail?: string): string {
