@@ -3,9 +3,17 @@
 /** Downstream window offered in hello: enough for a snapshot of a busy node to stream without stalls. */
 export const DOWNSTREAM_WINDOW = 256;
 
-/** Dial backoff after a whole round of endpoints failed: 250 ms doubling to 15 s (Sedna's LC retries every 5 s, forever). */
+/** Dial backoff, before every reconnect: 250 ms doubling to 15 s (Sedna's LC retries every 5 s, forever). */
 export const BACKOFF_MIN_MS = 250;
 export const BACKOFF_MAX_MS = 15_000;
+
+/**
+ * A connection that lasted this long after its welcome proved the replica serves us: only then is
+ * the backoff reset, and only then may a 1001/1006 end move to the next endpoint without waiting.
+ * A GM that welcomes and then closes (4400 on a poison report, a replica crash-looping at start)
+ * does so within milliseconds, so such loops keep climbing the backoff. One GM heartbeat interval.
+ */
+export const STABLE_CONNECTION_MS = 10_000;
 
 /** After 4401/4403 (credentials refused) wait at least this long: retrying fast cannot fix a credential. */
 export const AUTH_RETRY_MS = 5000;
@@ -15,6 +23,30 @@ export const HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** Largest downstream frame accepted: a CR can be 1.5 MiB (etcd's limit); room for JSON overhead. */
 export const MAX_DOWNSTREAM_FRAME_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Largest upstream report frame, the GM's default frame limit (gm/hub/constants.ts
+ * DEFAULT_MAX_FRAME_BYTES, `fedmesh gm --max-frame-bytes`): a bigger one closes the link with 1009.
+ * Checked when a worker posts (413) and again before sending; also the worker API's body limit.
+ */
+export const MAX_REPORT_BYTES = 1024 * 1024;
+
+/**
+ * Outbox bounds. Genuine reports are a few KiB and a job reports a few times per stage, so days
+ * offline fit easily; a worker posting in a loop is refused (429 for its object, 507 when the
+ * whole outbox is full) instead of filling the node's disk. 10 000 reports drain in well under a
+ * minute at the hub's ~400 applied reports per second; 64 MiB holds them at ~6 KiB each.
+ */
+export const MAX_OUTBOX_REPORTS = 10_000;
+export const MAX_OUTBOX_BYTES = 64 * 1024 * 1024;
+/** Per object: room for days of one job's reports, and no single object can take the whole outbox. */
+export const MAX_OUTBOX_REPORTS_PER_OBJECT = 256;
+
+/** Dead letters kept (newest first): enough to diagnose, bounded so a poison source cannot fill the disk. */
+export const MAX_DEAD_LETTERS = 1000;
+
+/** A dead letter keeps its status JSON up to this size (for diagnosis); bigger ones keep only their size. */
+export const DEAD_LETTER_STATUS_BYTES = 16 * 1024;
 
 /** How many outbox entries one send pass looks at (the window is far smaller; blocked keys are skipped). */
 export const OUTBOX_SCAN = 1000;

@@ -1,15 +1,40 @@
 /** An in-memory LcStore with the same semantics as the SQLite one, for tests and as the contract's reference. */
 import { randomUUID } from 'node:crypto';
 import type { Kind } from '../../common/wire/index.ts';
-import { type LcStore, type OutboxEntry, type StoredObject, type StreamPosition, storeKey } from './types.ts';
+import { DEAD_LETTER_STATUS_BYTES, MAX_DEAD_LETTERS } from '../constants.ts';
+import { checkOutboxLimits, statusBytes } from './limits.ts';
+import {
+  type DeadLetter,
+  type LcStore,
+  type OutboxEntry,
+  type StoredObject,
+  type StoreOptions,
+  type StreamPosition,
+  storeKey,
+} from './types.ts';
 
-export function createMemoryStore(): LcStore {
+export function createMemoryStore(opts: StoreOptions = {}): LcStore {
+  const maxDeadLetters = opts.maxDeadLetters ?? MAX_DEAD_LETTERS;
   const objects = new Map<string, StoredObject>();
-  const outbox = new Map<number, OutboxEntry>();
+  const outbox = new Map<number, { entry: OutboxEntry; json: string }>();
+  const perObject = new Map<string, number>();
+  let outboxBytes = 0;
+  const dead: DeadLetter[] = []; // oldest first
   let pos: StreamPosition = { stream: null, seq: 0 };
   let lastSeq = 0;
   const sorted = () =>
     [...objects.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => structuredClone(v));
+  const take = (seq: number) => {
+    const e = outbox.get(seq);
+    if (!e) return undefined;
+    outbox.delete(seq);
+    const key = storeKey(e.entry.kind, e.entry.namespace, e.entry.name);
+    const n = (perObject.get(key) ?? 1) - 1;
+    if (n > 0) perObject.set(key, n);
+    else perObject.delete(key);
+    outboxBytes -= statusBytes(e.json);
+    return e;
+  };
   return {
     instance: randomUUID(),
     position: () => ({ ...pos }),
@@ -38,23 +63,63 @@ export function createMemoryStore(): LcStore {
       return v && structuredClone(v);
     },
     listObjects: (kind?: Kind) => sorted().filter((o) => kind === undefined || o.kind === kind),
-    enqueue(report) {
-      if (report.coalesce) {
-        for (const [seq, e] of outbox) {
-          if (e.coalesce && e.kind === report.kind && e.namespace === report.namespace && e.name === report.name) {
-            outbox.delete(seq);
-          }
-        }
+    enqueue(report, limits) {
+      const json = JSON.stringify(report.status);
+      const key = storeKey(report.kind, report.namespace, report.name);
+      const replaced = report.coalesce
+        ? [...outbox.values()].filter(
+            ({ entry: e }) =>
+              e.coalesce && e.kind === report.kind && e.namespace === report.namespace && e.name === report.name,
+          )
+        : [];
+      if (limits) {
+        const freed = replaced.reduce((n, r) => n + statusBytes(r.json), 0);
+        checkOutboxLimits(
+          limits,
+          {
+            reports: outbox.size - replaced.length + 1,
+            bytes: outboxBytes - freed + statusBytes(json),
+            objectReports: (perObject.get(key) ?? 0) - replaced.length + 1,
+          },
+          `${report.kind} ${report.namespace}/${report.name}`,
+        );
       }
-      const entry: OutboxEntry = { ...report, status: JSON.parse(JSON.stringify(report.status)), seq: ++lastSeq };
-      outbox.set(entry.seq, entry);
+      for (const r of replaced) take(r.entry.seq);
+      const entry: OutboxEntry = { ...report, status: JSON.parse(json), seq: ++lastSeq };
+      outbox.set(entry.seq, { entry, json });
+      perObject.set(key, (perObject.get(key) ?? 0) + 1);
+      outboxBytes += statusBytes(json);
       return structuredClone(entry);
     },
-    outbox: (limit) => [...outbox.values()].slice(0, limit).map((e) => structuredClone(e)),
+    outbox: (limit) => [...outbox.values()].slice(0, limit).map((e) => structuredClone(e.entry)),
     outboxSize: () => outbox.size,
+    outboxBytes: () => outboxBytes,
     remove(seq) {
-      outbox.delete(seq);
+      take(seq);
     },
+    deadLetter(seq, why) {
+      const e = take(seq);
+      if (!e) return undefined;
+      const bytes = statusBytes(e.json);
+      const d: DeadLetter = {
+        seq,
+        kind: e.entry.kind,
+        namespace: e.entry.namespace,
+        name: e.entry.name,
+        reportedAt: e.entry.reportedAt,
+        bytes,
+        status: bytes <= DEAD_LETTER_STATUS_BYTES ? e.json : null,
+        cause: why.cause,
+        code: why.code,
+        reason: why.reason,
+        deadLetteredAt: new Date().toISOString(),
+      };
+      dead.push(d);
+      if (dead.length > maxDeadLetters) dead.splice(0, dead.length - maxDeadLetters);
+      return { ...d };
+    },
+    deadLetters: (limit) => (limit > 0 ? dead.slice(-limit) : []).reverse().map((d) => ({ ...d })),
+    deadLetterCount: () => dead.length,
     close() {},
   };
 }

@@ -1,14 +1,25 @@
 /**
  * The LC store on SQLite through `node:sqlite` (built into Node 24; no native addon). WAL with
  * `synchronous=FULL`: a commit is on disk before `apply`/`enqueue` return, so an acked worker report
- * or an acked downstream frame survives a power cut.
+ * or an acked downstream frame survives a power cut. The outbox's size is counted at open and kept
+ * in memory (one process owns the file), so the limits cost no scan per report.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Kind } from '../../common/wire/index.ts';
-import { type LcStore, type OutboxEntry, type StoredObject, storeKey } from './types.ts';
+import { DEAD_LETTER_STATUS_BYTES, MAX_DEAD_LETTERS } from '../constants.ts';
+import { checkOutboxLimits, statusBytes } from './limits.ts';
+import {
+  type DeadLetter,
+  type DeadLetterCause,
+  type LcStore,
+  type OutboxEntry,
+  type StoredObject,
+  type StoreOptions,
+  storeKey,
+} from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
@@ -21,9 +32,14 @@ CREATE TABLE IF NOT EXISTS outbox (
   status TEXT NOT NULL, reported_at TEXT NOT NULL, coalesce INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox (kind, namespace, name);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+  reported_at TEXT NOT NULL, bytes INTEGER NOT NULL, status TEXT, cause TEXT NOT NULL, code TEXT NOT NULL,
+  reason TEXT NOT NULL, dead_lettered_at TEXT NOT NULL
+) STRICT;
 `;
 
-export interface SqliteStoreInit {
+export interface SqliteStoreInit extends StoreOptions {
   /** Database file; its directory is created if missing. */
   path: string;
   /** `FULL` (default): fsync on every commit. `NORMAL` trades the last commits on power loss for speed. */
@@ -44,6 +60,19 @@ interface OutboxRow {
   status: string;
   reported_at: string;
   coalesce: number;
+}
+interface DeadRow {
+  seq: number;
+  kind: string;
+  namespace: string;
+  name: string;
+  reported_at: string;
+  bytes: number;
+  status: string | null;
+  cause: string;
+  code: string;
+  reason: string;
+  dead_lettered_at: string;
 }
 
 export function openSqliteStore(init: SqliteStoreInit): LcStore {
@@ -81,8 +110,26 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
   );
   const coalesce = db.prepare('DELETE FROM outbox WHERE coalesce = 1 AND kind = ? AND namespace = ? AND name = ?');
   const readOutbox = db.prepare('SELECT * FROM outbox ORDER BY seq LIMIT ?');
-  const countOutbox = db.prepare('SELECT count(*) AS n FROM outbox');
-  const removeReport = db.prepare('DELETE FROM outbox WHERE seq = ?');
+  const removeReport = db.prepare('DELETE FROM outbox WHERE seq = ? RETURNING *');
+  // Byte lengths of the stored UTF-8 text, as statusBytes counts them.
+  const usage = db.prepare('SELECT count(*) AS n, coalesce(sum(length(CAST(status AS BLOB))), 0) AS b FROM outbox');
+  const coalesced = db.prepare(
+    'SELECT count(*) AS n, coalesce(sum(length(CAST(status AS BLOB))), 0) AS b FROM outbox ' +
+      'WHERE coalesce = 1 AND kind = ? AND namespace = ? AND name = ?',
+  );
+  const countObject = db.prepare('SELECT count(*) AS n FROM outbox WHERE kind = ? AND namespace = ? AND name = ?');
+  const insertDead = db.prepare(
+    'INSERT INTO dead_letters (seq, kind, namespace, name, reported_at, bytes, status, cause, code, reason, ' +
+      'dead_lettered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const trimDead = db.prepare('DELETE FROM dead_letters WHERE id <= ?');
+  const readDead = db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?');
+  const countDead = db.prepare('SELECT count(*) AS n FROM dead_letters');
+  const maxDeadLetters = init.maxDeadLetters ?? MAX_DEAD_LETTERS;
+  const counted = usage.get() as { n: number; b: number };
+  let outboxReports = Number(counted.n);
+  let outboxBytes = Number(counted.b);
+  let deadLetters = Number((countDead.get() as { n: number }).n);
 
   const tx = <T>(fn: () => T): T => {
     db.exec('BEGIN IMMEDIATE');
@@ -110,6 +157,24 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
     reportedAt: r.reported_at,
     coalesce: r.coalesce === 1,
   });
+
+  const toDead = (r: DeadRow): DeadLetter => ({
+    seq: r.seq,
+    kind: r.kind as Kind,
+    namespace: r.namespace,
+    name: r.name,
+    reportedAt: r.reported_at,
+    bytes: r.bytes,
+    status: r.status,
+    cause: r.cause as DeadLetterCause,
+    code: r.code,
+    reason: r.reason,
+    deadLetteredAt: r.dead_lettered_at,
+  });
+  const forget = (r: OutboxRow) => {
+    outboxReports--;
+    outboxBytes -= statusBytes(r.status);
+  };
 
   return {
     instance,
@@ -140,32 +205,91 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
       const rows = (kind === undefined ? listAll.all() : listKind.all(kind)) as unknown as ObjectRow[];
       return rows.map(toObject);
     },
-    enqueue(report) {
-      return tx(() => {
+    enqueue(report, limits) {
+      const json = JSON.stringify(report.status);
+      const bytes = statusBytes(json);
+      const { kind, namespace, name } = report;
+      const out = tx(() => {
+        const replaced = report.coalesce
+          ? (coalesced.get(kind, namespace, name) as { n: number; b: number })
+          : { n: 0, b: 0 };
+        if (limits) {
+          const mine = Number((countObject.get(kind, namespace, name) as { n: number }).n);
+          checkOutboxLimits(
+            limits,
+            {
+              reports: outboxReports - Number(replaced.n) + 1,
+              bytes: outboxBytes - Number(replaced.b) + bytes,
+              objectReports: mine - Number(replaced.n) + 1,
+            },
+            `${kind} ${namespace}/${name}`,
+          );
+        }
         const seq = Number(meta('reportSeq') ?? 0) + 1;
         setMeta.run('reportSeq', String(seq));
-        if (report.coalesce) coalesce.run(report.kind, report.namespace, report.name);
-        insertReport.run(
-          seq,
-          report.kind,
-          report.namespace,
-          report.name,
-          JSON.stringify(report.status),
-          report.reportedAt,
-          report.coalesce ? 1 : 0,
-        );
-        return { ...report, status: structuredClone(report.status), seq };
+        if (report.coalesce) coalesce.run(kind, namespace, name);
+        insertReport.run(seq, kind, namespace, name, json, report.reportedAt, report.coalesce ? 1 : 0);
+        return { seq, replaced };
       });
+      // Counters move only once the transaction committed.
+      outboxReports += 1 - Number(out.replaced.n);
+      outboxBytes += bytes - Number(out.replaced.b);
+      return { ...report, status: JSON.parse(json) as Record<string, unknown>, seq: out.seq };
     },
     outbox(limit) {
       return (readOutbox.all(limit) as unknown as OutboxRow[]).map(toEntry);
     },
-    outboxSize() {
-      return Number((countOutbox.get() as { n: number }).n);
-    },
+    outboxSize: () => outboxReports,
+    outboxBytes: () => outboxBytes,
     remove(seq) {
-      removeReport.run(seq);
+      const gone = removeReport.get(seq) as OutboxRow | undefined;
+      if (gone) forget(gone);
     },
+    deadLetter(seq, why) {
+      const at = new Date().toISOString();
+      const moved = tx(() => {
+        const r = removeReport.get(seq) as OutboxRow | undefined;
+        if (!r) return undefined;
+        const bytes = statusBytes(r.status);
+        const kept = bytes <= DEAD_LETTER_STATUS_BYTES ? r.status : null;
+        const row = [
+          r.seq,
+          r.kind,
+          r.namespace,
+          r.name,
+          r.reported_at,
+          bytes,
+          kept,
+          why.cause,
+          why.code,
+          why.reason,
+          at,
+        ];
+        const id = Number(insertDead.run(...row).lastInsertRowid);
+        // Ids only grow (trimming removes the oldest), so everything below the newest N is older.
+        const trimmed = Number(trimDead.run(id - maxDeadLetters).changes);
+        return { r, bytes, kept, trimmed };
+      });
+      if (!moved) return undefined;
+      forget(moved.r);
+      deadLetters += 1 - moved.trimmed;
+      const { r } = moved;
+      return {
+        seq: r.seq,
+        kind: r.kind as Kind,
+        namespace: r.namespace,
+        name: r.name,
+        reportedAt: r.reported_at,
+        bytes: moved.bytes,
+        status: moved.kept,
+        ...why,
+        deadLetteredAt: at,
+      };
+    },
+    deadLetters(limit) {
+      return (readDead.all(Math.max(0, limit)) as unknown as DeadRow[]).map(toDead);
+    },
+    deadLetterCount: () => deadLetters,
     close() {
       if (db.isOpen) db.close();
     },

@@ -6,16 +6,16 @@ import { storeContract } from './contract.ts';
 import { createMemoryStore } from './memory.ts';
 import { openSqliteStore } from './sqlite.ts';
 
-storeContract('memory', { open: createMemoryStore });
+storeContract('memory', { open: (opts) => createMemoryStore(opts) });
 
 const dir = mkdtempSync(join(tmpdir(), 'fedmesh-lc-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 let last = '';
 storeContract('sqlite', {
-  open: () => {
+  open: (opts) => {
     last = join(dir, `s${++n}`, 'lc.db');
-    return openSqliteStore({ path: last });
+    return openSqliteStore({ path: last, ...opts });
   },
   reopen: () => openSqliteStore({ path: last }),
 });
