@@ -8,7 +8,9 @@
  * Baselines in the same run: a bare `ws` echo server with the same N (RSS, CPU, broadcast fan-out,
  * reconnect after kill -9), the API server's own watch latency, and direct status writes.
  *   npm run -s bench -- hub [MAX_N]        (MAX_N default 10000)
- */ import { spawnSync } from 'node:child_process';
+ */ import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import WebSocket from 'ws';
 import { sleep } from '../common/async.ts';
 import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
 import { installCrds } from '../crds/install.ts';
@@ -73,7 +75,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     });
     log(`fan-out objects in ${round((performance.now() - t) / 1000, 1)} s`);
 
-    const opts = { namespace: ns, readyz: 'replica' as const, logFile: '/dev/null', args: ['--no-operators'] };
+    // All simulated LCs connect from 127.0.0.1: the per-source limit is raised so they fit.
+    const opts = {
+      namespace: ns,
+      readyz: 'replica' as const,
+      logFile: '/dev/null',
+      args: ['--no-operators', '--max-connections-per-source', '20000'],
+    };
     // FEDMESH_BENCH_PROF=DIR: CPU profiles of both replicas, written when they stop; replica a is then
     // stopped with SIGTERM instead of SIGKILL (a profile needs an orderly exit), so re-home figures
     // of such a run are not kill -9 figures.
@@ -142,39 +150,63 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
       if (n === 1000) {
         // Fan-out: patch the Model; time from the PATCH to each LC receiving the new version.
-        const lat: number[] = [];
-        const watchLat: number[] = [];
-        for (let r = 1; r <= 5; r++) {
-          const marker = `/m/fanout-${r}`;
-          for (const s of sims) s.watch = marker;
-          const ac = new AbortController();
-          const watched = (async () => {
-            for await (const ev of rest.watch<{ spec?: { url?: string } }>(
-              `/apis/sedna.io/v1alpha1/namespaces/${ns}/models`,
-              {
-                query: { fieldSelector: 'metadata.name=base' },
-                signal: ac.signal,
-              },
-            )) {
-              if (ev.object.spec?.url === marker) return performance.now();
-            }
-            return Number.NaN;
-          })().catch(() => Number.NaN);
-          await sleep(300);
-          const t0 = performance.now();
-          await mergePatch(rest, ns, 'Model', 'base', { spec: { url: marker } });
-          while (sims.some((s) => !s.seen.has(marker)) && performance.now() - t0 < 30_000) await sleep(5);
-          const round_ = sims.map((s) => (s.seen.get(marker) ?? Number.POSITIVE_INFINITY) - t0);
-          lat.push(...round_);
-          log(
-            `fan-out round ${r}: first ${round(Math.min(...round_), 1)} ms, p50 ${round(quantile(round_, 0.5), 1)}, last ${round(Math.max(...round_), 1)}`,
-          );
-          watchLat.push((await Promise.race([watched, sleep(1000).then(() => Number.NaN)])) - t0);
-          ac.abort();
-        }
+        const fanout = async (label: string, rounds: number) => {
+          const lat: number[] = [];
+          const watchLat: number[] = [];
+          for (let r = 1; r <= rounds; r++) {
+            const marker = `/m/${label}-${r}`;
+            for (const s of sims) s.watch = marker;
+            const ac = new AbortController();
+            const watched = (async () => {
+              for await (const ev of rest.watch<{ spec?: { url?: string } }>(
+                `/apis/sedna.io/v1alpha1/namespaces/${ns}/models`,
+                {
+                  query: { fieldSelector: 'metadata.name=base' },
+                  signal: ac.signal,
+                },
+              )) {
+                if (ev.object.spec?.url === marker) return performance.now();
+              }
+              return Number.NaN;
+            })().catch(() => Number.NaN);
+            await sleep(300);
+            const t0 = performance.now();
+            await mergePatch(rest, ns, 'Model', 'base', { spec: { url: marker } });
+            while (sims.some((s) => !s.seen.has(marker)) && performance.now() - t0 < 30_000) await sleep(5);
+            const round_ = sims.map((s) => (s.seen.get(marker) ?? Number.POSITIVE_INFINITY) - t0);
+            lat.push(...round_);
+            log(
+              `${label} round ${r}: first ${round(Math.min(...round_), 1)} ms, p50 ${round(quantile(round_, 0.5), 1)}, last ${round(Math.max(...round_), 1)}`,
+            );
+            watchLat.push((await Promise.race([watched, sleep(1000).then(() => Number.NaN)])) - t0);
+            ac.abort();
+          }
+          return { lat, watchLat };
+        };
+        const { lat, watchLat } = await fanout('fanout', 5);
         figures.fanout_p50_ms_1k = round(quantile(lat, 0.5), 1);
         figures.fanout_p99_ms_1k = round(quantile(lat, 0.99), 1);
         figures.baseline_api_watch_p50_ms = round(quantile(watchLat.filter(Number.isFinite), 0.5), 1);
+
+        // The same fan-out while a separate process hammers the replica with hostile upgrades (no
+        // credentials, from another loopback address): how many it refuses a second, and what the
+        // storm costs the well-behaved LCs' fan-out.
+        const stormArgs = [join(import.meta.dirname, 'hub', 'storm.ts'), String(a.wsPort), '12', '64', '127.0.0.2'];
+        const storm = spawn(process.execPath, stormArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+        let stormOut = '';
+        storm.stdout.on('data', (d) => {
+          stormOut += d;
+        });
+        const stormDone = new Promise((r) => storm.once('exit', r));
+        await sleep(1500);
+        const stormy = await fanout('storm', 5);
+        await stormDone;
+        const st = JSON.parse(stormOut) as { refused: number; failed: number; seconds: number };
+        figures.refused_per_s = round(st.refused / st.seconds, 0);
+        figures.storm_unrefused_connections = st.failed;
+        figures.fanout_p99_ms_1k_storm = round(quantile(stormy.lat, 0.99), 1);
+        figures.fanout_p99_storm_ratio = round(quantile(stormy.lat, 0.99) / quantile(lat, 0.99), 2);
+        log(`storm: ${figures.refused_per_s} refused/s, fan-out p99 ${figures.fanout_p99_ms_1k_storm} ms`);
 
         // Reports: every LC reports, waits for the ack, reports again, for 8 s.
         const acked0 = sims.reduce((x, s) => x + s.acked, 0);
@@ -250,6 +282,57 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       wall: round(Math.max(...rehome) / 1000, 2),
     };
     log(`re-home p99 ${figures.rehome_p99_s_1k} s`);
+
+    // Churn, on a replica of its own: 10,000 distinct node names (claimed with the Node-Name header,
+    // as --allow-unauthenticated-sedna-lc permits) connect, stay until the hub wrote their connection
+    // Leases, and leave. RSS after ÷ RSS before; a warm-up of 1,000 names first, so the figure is the
+    // growth per name, not the first use of the code paths.
+    const c = await startReplica(plane, {
+      id: 'c',
+      ...opts,
+      args: [...opts.args, '--allow-unauthenticated-sedna-lc'],
+      ...profEnv,
+    });
+    replicas.push(c);
+    while ((await c.readyz()) !== 200) await sleep(200);
+    const leasesOfC = async () => {
+      const l = await rest.request<{ items: Array<{ spec?: { holderIdentity?: string } }> }>(
+        'GET',
+        `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+        { query: { labelSelector: 'fedmesh.io/lc-connection=true' } },
+      );
+      return l.items.filter((x) => x.spec?.holderIdentity === 'c').length;
+    };
+    const churn = async (prefix: string, total: number) => {
+      for (let start = 0; start < total; start += 1000) {
+        const batch = Array.from({ length: 1000 }, (_x, i) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${c.wsPort}/`, {
+            headers: { 'Node-Name': `${prefix}-${start + i}` },
+          });
+          ws.on('error', () => {});
+          return ws;
+        });
+        await Promise.all(batch.map((ws) => new Promise((r) => ws.once('open', r).once('close', r))));
+        for (let i = 0; i < 40 && (await leasesOfC()) < 500; i++) await sleep(250);
+        for (const ws of batch) ws.terminate();
+      }
+      for (let i = 0; i < 240 && (await leasesOfC()) > 0; i++) await sleep(500);
+    };
+    await churn('warm', 1000);
+    await sleep(5000);
+    const rssBefore = usage(c.proc.pid).rssMiB;
+    t = performance.now();
+    await churn('spoof', 10_000);
+    figures.churn_s = round((performance.now() - t) / 1000, 1);
+    figures.churn_leases_left = await leasesOfC();
+    await sleep(5000);
+    const rssAfter = usage(c.proc.pid).rssMiB;
+    const m = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+    figures.churn_node_series_left = m.split('\n').filter((l) => l.startsWith('fedmesh_hub_lc_connected{')).length;
+    figures.rss_mib_before_churn = round(rssBefore, 1);
+    figures.rss_mib_after_churn = round(rssAfter, 1);
+    figures.rss_after_churn_ratio = round(rssAfter / rssBefore, 3);
+    log(`churn: RSS ${round(rssBefore, 1)} → ${round(rssAfter, 1)} MiB`);
   } finally {
     for (const s of sims) s.close();
     // SIGTERM: a replica shuts down in well under a second, and writes its CPU profile when asked to.
