@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, DeadlineError, PrerequisiteError } from '../../common/errors.ts';
-import { onExit } from '../harness/cleanup.ts';
-import { type ManagedProcess, spawnManaged } from '../harness/process.ts';
+import { type ManagedProcess, onExit, spawnManaged } from '../../common/process/index.ts';
 import { type Binaries, ensureBinaries } from './build.ts';
 import { createCA, createServiceAccountKeys, issueCert } from './certs.ts';
 

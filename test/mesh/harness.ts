@@ -11,9 +11,9 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ManagedProcess } from '../../common/process/index.ts';
 import { MESH_NODE_FLAGS } from '../../mesh/constants.ts';
 import { generatePsk } from '../../mesh/psk.ts';
-import type { ManagedProcess } from '../harness/process.ts';
 import { createLab, type Host, type Lab, type NatMapping } from '../netlab/index.ts';
 import { ECHO_SERVER, TRANSFER_CLIENT } from './tools.ts';
 

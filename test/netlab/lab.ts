@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, PrerequisiteError } from '../../common/errors.ts';
-import { onExit } from '../harness/cleanup.ts';
-import { type ManagedProcess, type SpawnInit, spawnManaged } from '../harness/process.ts';
+import { type ManagedProcess, onExit, type SpawnInit, spawnManaged } from '../../common/process/index.ts';
 import {
   applyNat,
   applyShape,

@@ -8,8 +8,7 @@ import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineError, PrerequisiteError } from '../../../common/errors.ts';
-import { onExit } from '../../../test/harness/cleanup.ts';
-import { type ManagedProcess, spawnManaged } from '../../../test/harness/process.ts';
+import { type ManagedProcess, onExit, spawnManaged } from '../../../common/process/index.ts';
 import { defer } from './defer.ts';
 
 /** `keepalived -t` answers in ~20 ms; anything near this means it hung. */

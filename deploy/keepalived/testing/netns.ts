@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { PrerequisiteError } from '../../../common/errors.ts';
-import { onExit } from '../../../test/harness/cleanup.ts';
+import { onExit } from '../../../common/process/index.ts';
 import { defer } from './defer.ts';
 
 /** One veth end inside the namespace (its peer stays in the namespace too, up, unconnected). */

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { onExit } from './cleanup.ts';
+import { onExit } from './on-exit.ts';
 
 export interface ManagedProcess {
   readonly pid: number;
@@ -32,7 +32,7 @@ export interface SpawnInit {
   detached?: boolean;
 }
 
-/** Starts a process that the test harness owns: logged, killable, and reaped on exit. */
+/** Starts a process that this process owns: logged, killable, and reaped on exit. */
 export function spawnManaged(init: SpawnInit): ManagedProcess {
   const die = init.dieWithParent ?? !init.detached;
   const [cmd, args] = die

@@ -1,8 +1,9 @@
 /**
- * Last-resort cleanup for test infrastructure: synchronous hooks that run when the process
- * exits, including on SIGINT/SIGTERM/SIGHUP (an interrupted `node --test` run sends these to
- * its file processes). Normal teardown still happens in `t.after`; these hooks only catch what
- * an interrupted or crashed run would otherwise leave behind (processes, namespaces, temp dirs).
+ * Last-resort cleanup for whatever a process started (child processes, network namespaces, temp
+ * dirs): synchronous hooks that run when the process exits, including on SIGINT/SIGTERM/SIGHUP
+ * (an interrupted `node --test` run sends these to its file processes). Normal teardown still
+ * happens in `t.after` or the sandbox's shutdown; these hooks only catch what an interrupted or
+ * crashed run would otherwise leave behind.
  */
 const hooks = new Set<() => void>();
 let installed = false;
