@@ -2,84 +2,20 @@ import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { type WebSocket, WebSocketServer } from 'ws';
-import { createLink, type Link } from './link.ts';
+import { createLink, type Dialer, directDialer, type Link, type LinkComponents, type LinkInit } from './link.ts';
 import { createMemoryStore } from './store/memory.ts';
 import type { LcStore } from './store/types.ts';
+import { type Conn, fakeGm, nested, upsert, welcome } from './testing.ts';
 
-/** A scripted GM: hands each connection to the test, which reads and writes frames by hand. */
-async function fakeGm() {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'fedmesh.v1' });
-  await new Promise((r) => wss.once('listening', r));
-  const conns: Conn[] = [];
-  const waiters: Array<() => void> = [];
-  wss.on('connection', (ws) => {
-    conns.push(conn(ws));
-    for (const w of waiters.splice(0)) w();
-  });
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`,
-    async next(): Promise<Conn> {
-      while (!conns.length) await new Promise<void>((r) => waiters.push(r));
-      return conns.shift() as Conn;
-    },
-    close: () => new Promise((r) => wss.close(r)),
-  };
-}
-
-interface Conn {
-  ws: WebSocket;
-  frame(type?: string): Promise<Record<string, unknown>>;
-  send(f: Record<string, unknown>): void;
-  closed: Promise<number>;
-}
-
-function conn(ws: WebSocket): Conn {
-  const queue: Array<Record<string, unknown>> = [];
-  const waiters: Array<() => void> = [];
-  ws.on('message', (d) => {
-    queue.push(JSON.parse(String(d)));
-    for (const w of waiters.splice(0)) w();
-  });
-  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
-  return {
-    ws,
-    closed,
-    send: (f) => ws.send(JSON.stringify(f)),
-    async frame(type) {
-      for (;;) {
-        const i = queue.findIndex((f) => type === undefined || f.type === type);
-        if (i >= 0) return queue.splice(i, 1)[0] as Record<string, unknown>;
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    },
-  };
-}
-
-const welcome = (mode: 'resume' | 'resync', stream: string, nextSeq: number, credit = 10) => ({
-  type: 'welcome',
-  replica: 'fake',
-  stream,
-  mode,
-  nextSeq,
-  heartbeatIntervalMs: 5000,
-  heartbeatTimeoutMs: 15000,
-  credit,
-});
-const upsert = (seq: number, name: string) => ({
-  type: 'object',
-  seq,
-  op: 'upsert',
-  kind: 'Dataset',
-  namespace: 'ns',
-  name,
-  object: { kind: 'Dataset', metadata: { name } },
-});
-
-function startLink(store: LcStore, endpoints: string[]): { link: Link; stop: () => Promise<void> } {
+function startLink(
+  store: LcStore,
+  endpoints: string[],
+  init: Partial<LinkInit> = {},
+  components: Partial<LinkComponents> = {},
+): { link: Link; stop: () => Promise<void> } {
   const link = createLink(
-    { node: 'n1', endpoints, lcVersion: 't', backoffMinMs: 20, backoffMaxMs: 100 },
-    { store, log: pino({ level: 'silent' }), random: () => 0 },
+    { node: 'n1', endpoints, lcVersion: 't', backoffMinMs: 20, backoffMaxMs: 100, ...init },
+    { store, log: pino({ level: 'silent' }), random: () => 0, ...components },
   );
   const ac = new AbortController();
   const done = link.start(ac.signal);
@@ -181,7 +117,7 @@ test('link: a gap in the seqs asks for a resync and ignores frames until the nex
   );
 });
 
-test('link: reports go one per object at a time, in order; retryable nacks are retried, others dropped', async (t) => {
+test('link: reports go one per object at a time, in order; retryable nacks are retried, others dead-lettered', async (t) => {
   const gm = await fakeGm();
   t.after(() => gm.close());
   const store = createMemoryStore();
@@ -215,6 +151,11 @@ test('link: reports go one per object at a time, in order; retryable nacks are r
   c.send({ type: 'ack', reportId: second.id });
   await until(() => store.outboxSize() === 0);
   assert.ok(a1.seq < b1.seq);
+  assert.deepEqual(
+    store.deadLetters(10).map((d) => [d.seq, d.name, d.cause, d.code, d.reason]),
+    [[(next.id as { seq: number }).seq, 'a', 'nack', 'FORBIDDEN', 'no']],
+    'the refused report is kept aside with the reason, not dropped',
+  );
   r('a', 3);
   link.kick();
   assert.deepEqual((await c.frame('report')).status, { n: 3 });
@@ -233,4 +174,298 @@ test('link: moves on to the next endpoint at once when one is down', async (t) =
   const c = await gm.next();
   await c.frame('hello');
   assert.ok(performance.now() - t0 < 1000, 'no backoff before trying the second endpoint');
+});
+
+const job = (name: string, status: Record<string, unknown>) => ({
+  kind: 'IncrementalLearningJob' as const,
+  namespace: 'ns',
+  name,
+  status,
+  reportedAt: new Date().toISOString(),
+  coalesce: false,
+});
+
+/** Welcomes every connection and acks every report, except those `poisoned` says close the link. */
+function serve(c: Conn, poisoned: (r: Record<string, unknown>) => number | undefined = () => undefined) {
+  const got: Array<Record<string, unknown>> = [];
+  void (async () => {
+    await c.frame('hello');
+    c.send(welcome('resync', 's1', 1, 10));
+    for (;;) {
+      const r = await c.frame('report');
+      got.push(r);
+      const code = poisoned(r);
+      if (code !== undefined) return c.ws.close(code, 'malformed frame: ERR_SCHEMA');
+      c.send({ type: 'ack', reportId: r.id });
+    }
+  })();
+  return got;
+}
+
+test('link: an outbox entry the GM decoder would refuse is dead-lettered without being sent; the next ones go in order', async (t) => {
+  const gm = await fakeGm();
+  t.after(() => gm.close());
+  const store = createMemoryStore();
+  // Left in the outbox by an older LC that did not check (the store itself takes anything JSON).
+  const deep = store.enqueue(job('a', nested(150)));
+  const big = store.enqueue(job('a', { blob: 'x'.repeat(5000) }));
+  const good = store.enqueue(job('a', { n: 1 }));
+  const { link, stop } = startLink(store, [gm.url], { maxReportBytes: 4096 });
+  t.after(stop);
+  const got = serve(await gm.next());
+  await until(() => store.outboxSize() === 0);
+  assert.deepEqual(
+    got.map((r) => (r.id as { seq: number }).seq),
+    [good.seq],
+    'only the good report reached the GM',
+  );
+  assert.deepEqual(
+    store.deadLetters(10).map((d) => [d.seq, d.cause, d.code]),
+    [
+      [big.seq, 'invalid', 'ERR_FRAME_TOO_LARGE'],
+      [deep.seq, 'invalid', 'ERR_MALFORMED_JSON'],
+    ],
+  );
+  assert.equal(link.status().connects, 1, 'no reconnect was needed');
+});
+
+/**
+ * A GM that serves every connection (see `serve`) and records, per connection, the seqs of the
+ * reports that reached it (as they arrive, whatever it does with them).
+ */
+async function recordingGm(opts: {
+  maxPayload?: number;
+  poisoned?: (r: Record<string, unknown>) => number | undefined;
+}) {
+  const gm = await fakeGm({ maxPayload: opts.maxPayload });
+  const conns: Array<{ reports: number[] }> = [];
+  void (async () => {
+    for (;;) {
+      const c = await gm.next();
+      const rec: { reports: number[] } = { reports: [] };
+      conns.push(rec);
+      c.ws.on('message', (d) => {
+        const f = JSON.parse(String(d)) as { type: string; id?: { seq: number } };
+        if (f.type === 'report' && f.id) rec.reports.push(f.id.seq);
+      });
+      serve(c, opts.poisoned);
+    }
+  })();
+  return { gm, conns };
+}
+
+/**
+ * Dials directly but watches the LC's side of each connection: for every report sent, which other
+ * reports of that connection were still unsettled (sent, neither acked nor nacked) at that moment.
+ */
+function inflightSpy() {
+  const sends: Array<Array<{ seq: number; alongside: number[] }>> = [];
+  const dial: Dialer = (url, o) => {
+    const ws = directDialer(url, o);
+    const mine: Array<{ seq: number; alongside: number[] }> = [];
+    sends.push(mine);
+    const open = new Set<number>();
+    const send = ws.send.bind(ws) as (data: string) => void;
+    (ws as unknown as { send: (data: string) => void }).send = (data) => {
+      const f = JSON.parse(data) as { type: string; id?: { seq: number } };
+      if (f.type === 'report' && f.id) {
+        mine.push({ seq: f.id.seq, alongside: [...open] });
+        open.add(f.id.seq);
+      }
+      send(data);
+    };
+    ws.on('message', (d) => {
+      const f = JSON.parse(String(d)) as { type: string; reportId?: { seq: number } };
+      if ((f.type === 'ack' || f.type === 'nack') && f.reportId) open.delete(f.reportId.seq);
+    });
+    return ws;
+  };
+  return { dial, sends };
+}
+
+const poisonCases = [
+  {
+    name: 'the GM closes with 4400 (a report its decoder refuses)',
+    code: 4400,
+    maxPayload: undefined,
+    status: { poison: true },
+    poisoned: (r: Record<string, unknown>) => ((r.status as { poison?: boolean }).poison ? 4400 : undefined),
+  },
+  {
+    name: "the GM's ws closes with 1009 (a frame over its maxPayload)",
+    code: 1009,
+    maxPayload: 2048,
+    status: { blob: 'x'.repeat(4096) },
+    poisoned: undefined,
+  },
+];
+for (const c of poisonCases) {
+  test(`link: when ${c.name}, the reports in flight are suspects sent alone; the poison is dead-lettered, the rest delivered in order`, async (t) => {
+    const { gm, conns } = await recordingGm(c);
+    t.after(() => gm.close());
+    const store = createMemoryStore();
+    const a1 = store.enqueue(job('a', { n: 1 }));
+    const poison = store.enqueue(job('b', c.status));
+    const c1 = store.enqueue(job('c', { n: 1 }));
+    const b2 = store.enqueue(job('b', { n: 2 }));
+    const acked: number[] = [];
+    const closes: number[] = []; // as the LC saw them, one per connection (the GM's side may see 1006)
+    const observer = { acked: (seq: number) => acked.push(seq), closed: (code: number) => closes.push(code) };
+    const spy = inflightSpy();
+    const { link, stop } = startLink(store, [gm.url], {}, { observer, dial: spy.dial });
+    t.after(stop);
+    await until(() => store.outboxSize() === 0);
+
+    assert.deepEqual(
+      store.deadLetters(10).map((d) => [d.seq, d.cause, d.code]),
+      [[poison.seq, 'closed', String(c.code)]],
+      'only the poison report is dead-lettered',
+    );
+    assert.deepEqual([...acked].sort(), [a1.seq, c1.seq, b2.seq].sort(), 'every other report was delivered');
+    const refused = closes.flatMap((code, i) => (code === c.code ? [i] : []));
+    assert.equal(refused.length, 2, 'two strikes: once among others, once alone');
+    const [, last] = refused as [number, number];
+    const lastSend = spy.sends[last]?.find((x) => x.seq === poison.seq);
+    assert.deepEqual(lastSend?.alongside, [], 'nothing else was in flight when the poison went the second time');
+    assert.ok(spy.sends[last]?.at(-1)?.seq === poison.seq, 'and nothing else went after it on that connection');
+    const b2At = conns.findIndex((x) => x.reports.includes(b2.seq));
+    assert.ok(b2At > last, "the object's next report went only after the poison was set aside");
+    assert.equal(link.status().suspects, 0);
+  });
+}
+
+test('link: a 4400 the LC itself sent (a bad downstream frame) makes no suspects', async (t) => {
+  const gm = await fakeGm();
+  t.after(() => gm.close());
+  const store = createMemoryStore();
+  store.enqueue(job('a', { n: 1 }));
+  const { link, stop } = startLink(store, [gm.url]);
+  t.after(stop);
+  const c = await gm.next();
+  await c.frame('hello');
+  c.send(welcome('resync', 's1', 1, 10));
+  await c.frame('report'); // in flight, never acked
+  c.ws.send('{"type":"object"'); // malformed: the LC closes with 4400, and ws echoes 4400 back
+  assert.equal(await c.closed, 4400);
+  await until(() => link.status().connected === false);
+  assert.equal(link.status().suspects, 0);
+});
+
+const CODES = [1000, 1001, 1006, 1011, 4400, 4408, 4409, 4426, 4503];
+for (const code of CODES) {
+  test(`link: after a welcome then a close with ${code}, every reconnect waits the backoff`, async (t) => {
+    const gm = await fakeGm();
+    t.after(() => gm.close());
+    const events: string[] = [];
+    const store = createMemoryStore();
+    const { stop } = startLink(
+      store,
+      [gm.url],
+      {},
+      {
+        observer: { dialing: () => events.push('dial') },
+        // Records the delay and returns at once: the test sees the schedule without waiting it out.
+        sleep: async (ms) => {
+          events.push(`wait ${ms}`);
+        },
+      },
+    );
+    t.after(stop);
+    for (let i = 0; i < 6; i++) {
+      const c = await gm.next();
+      await c.frame('hello');
+      c.send(welcome('resync', `s${i}`, 1));
+      if (code === 1006) c.ws.terminate();
+      else c.ws.close(code);
+      await c.closed;
+    }
+    await until(() => events.filter((e) => e === 'dial').length >= 6);
+    // random() = 0: half steps of 20 ms doubling to the 100 ms cap.
+    assert.deepEqual(events.slice(0, 11), [
+      'dial',
+      'wait 10',
+      'dial',
+      'wait 20',
+      'dial',
+      'wait 40',
+      'dial',
+      'wait 50',
+      'dial',
+      'wait 50',
+      'dial',
+    ]);
+  });
+}
+
+test('link: only a connection that lasted resets the backoff; ended by 1001/1006 it moves on at once, otherwise it waits the first step', async (t) => {
+  const gm = await fakeGm();
+  t.after(() => gm.close());
+  const events: string[] = [];
+  const { stop } = startLink(
+    createMemoryStore(),
+    [gm.url],
+    { stableConnectionMs: 50 },
+    {
+      observer: { dialing: () => events.push('dial') },
+      sleep: async (ms) => {
+        events.push(`wait ${ms}`);
+      },
+    },
+  );
+  t.after(stop);
+  // [hold the connection (ms), then close with]: short, short, stable 1001, short, stable 1006, stable 4400, short
+  const script: Array<[number, number]> = [
+    [0, 4400],
+    [0, 4400],
+    [150, 1001],
+    [0, 4400],
+    [150, 1006],
+    [150, 4400],
+    [0, 4400],
+  ];
+  for (const [hold, code] of script) {
+    const c = await gm.next();
+    await c.frame('hello');
+    c.send(welcome('resync', 's', 1));
+    if (hold) await new Promise((r) => setTimeout(r, hold));
+    if (code === 1006) c.ws.terminate();
+    else c.ws.close(code);
+    await c.closed;
+  }
+  await until(() => events.filter((e) => e === 'dial').length >= script.length);
+  assert.deepEqual(events.slice(0, 14), [
+    'dial',
+    'wait 10',
+    'dial',
+    'wait 20',
+    'dial', // stable, then 1001: reset, no wait
+    'dial',
+    'wait 10',
+    'dial', // stable, then 1006: reset, no wait
+    'dial', // stable, then 4400: reset, but waits the first step
+    'wait 10',
+    'dial',
+    'wait 20',
+    'dial',
+  ]);
+});
+
+test('link: against a GM that always welcomes then closes with 4400, dials over a second follow the backoff', async (t) => {
+  const gm = await fakeGm();
+  t.after(() => gm.close());
+  void (async () => {
+    for (;;) {
+      const c = await gm.next();
+      void c.frame('hello').then(() => {
+        c.send(welcome('resync', 's', 1));
+        c.ws.close(4400);
+      });
+    }
+  })();
+  const { link, stop } = startLink(createMemoryStore(), [gm.url]);
+  await new Promise((r) => setTimeout(r, 1000));
+  await stop();
+  // Waits of at least 10, 20, 40, then 50 ms each: at most 23 dials fit in a second. Unbounded, it was hundreds.
+  const dials = link.status().dials;
+  assert.ok(dials >= 3 && dials <= 23, `${dials} dials in 1 s`);
 });

@@ -1,9 +1,9 @@
 /**
  * The LC's link to the GM replicas, fedmesh v1 (common/wire/PROTOCOL.md): tries the endpoints in
- * turn, moving on the moment one fails and backing off (with jitter) only after a whole round failed;
- * applies downstream frames to the store atomically with the stream position before acking them;
- * sends outbox reports within the GM's credit, one in flight per object so they land in order, and
- * forgets a report only when the GM acked it.
+ * turn, waiting a jittered backoff before every reconnect (reset only by a connection that stayed
+ * up a while; only such a one, ended by 1001/1006, moves on to the next endpoint at once); applies
+ * downstream frames to the store atomically with the stream position before acking them; hands
+ * the upstream reports to reports.ts (ordering, retries, dead letters, suspects).
  *
  * Seam: `dial` opens the WebSocket. The default dials directly; a mesh tunnel (mesh/) or the
  * metaServer list-watch fallback plug in here without touching the protocol or the store.
@@ -21,8 +21,6 @@ import {
   type FedmeshDownstreamFrame,
   type FedmeshUpstreamFrame,
   isWireError,
-  type NackFrame,
-  type ReportId,
   type WelcomeFrame,
 } from '../common/wire/index.ts';
 import { createBackoff } from './backoff.ts';
@@ -33,11 +31,14 @@ import {
   DOWNSTREAM_WINDOW,
   HANDSHAKE_TIMEOUT_MS,
   MAX_DOWNSTREAM_FRAME_BYTES,
-  OUTBOX_SCAN,
-  REPORT_RETRY_MAX_MS,
-  REPORT_RETRY_MIN_MS,
+  MAX_REPORT_BYTES,
+  STABLE_CONNECTION_MS,
 } from './constants.ts';
-import { type LcStore, type StoreOp, storeKey } from './store/types.ts';
+import { createReportSender, type ReportSession } from './reports.ts';
+import { type DeadLetter, type LcStore, type StoreOp, storeKey } from './store/types.ts';
+
+/** What ws reports when the connection ended without a close frame (the peer died, the network broke). */
+const ABNORMAL_CLOSURE = 1006;
 
 /** Opens a WebSocket to `url`; replaceable (mesh tunnel, tests). */
 export type Dialer = (
@@ -65,6 +66,10 @@ export interface LinkInit {
   /** Dial backoff (ms). Defaults 250 / 15 000. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** The GM's frame limit (bytes): a report whose frame exceeds it is dead-lettered, not sent. Default MAX_REPORT_BYTES. */
+  maxReportBytes?: number;
+  /** How long (ms) a connection must have lasted to reset the backoff. Default STABLE_CONNECTION_MS. */
+  stableConnectionMs?: number;
 }
 
 /** Hooks for tests, the bench and metrics; all optional. */
@@ -73,6 +78,10 @@ export interface LinkObserver {
   applied?(ops: StoreOp[], seq: number): void;
   acked?(seq: number): void;
   closed?(code: number, reason: string, welcomed: boolean): void;
+  /** A dial is about to start (every attempt, successful or not). */
+  dialing?(endpoint: string): void;
+  /** A report was moved to the dead letters. */
+  deadLettered?(letter: DeadLetter): void;
 }
 
 export interface LinkComponents {
@@ -81,6 +90,8 @@ export interface LinkComponents {
   dial?: Dialer;
   random?: () => number;
   observer?: LinkObserver;
+  /** Waits between dials; injected by tests to see the delays. Default common/async sleep. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface LinkStatus {
@@ -90,6 +101,10 @@ export interface LinkStatus {
   stream?: string;
   /** Successful handshakes so far. */
   connects: number;
+  /** Dial attempts so far. */
+  dials: number;
+  /** Reports suspected of a 4400/1009 close, being sent alone until acked or dead-lettered. */
+  suspects: number;
 }
 
 export interface Link {
@@ -111,10 +126,28 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
     maxMs: init.backoffMaxMs ?? BACKOFF_MAX_MS,
     random,
   });
-  const status: LinkStatus = { connected: false, connects: 0 };
+  const wait = components.sleep ?? sleep;
+  const stableMs = init.stableConnectionMs ?? STABLE_CONNECTION_MS;
+  const status: Omit<LinkStatus, 'suspects'> = { connected: false, connects: 0, dials: 0 };
+  const reports = createReportSender({
+    store,
+    log,
+    random,
+    maxReportBytes: init.maxReportBytes ?? MAX_REPORT_BYTES,
+    acked: (seq) => observer?.acked?.(seq),
+    deadLettered: (letter) => observer?.deadLettered?.(letter),
+  });
   let pumpHook: (() => void) | undefined;
+  interface Ended {
+    welcomed: boolean;
+    code: number;
+    /** Welcomed and up for at least `stableMs`. */
+    stable: boolean;
+  }
 
-  function connectOnce(url: string, signal: AbortSignal): Promise<{ welcomed: boolean; code: number }> {
+  function connectOnce(url: string, signal: AbortSignal): Promise<Ended> {
+    status.dials++;
+    observer?.dialing?.(url);
     const headers: Record<string, string> = {};
     const token = init.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
@@ -128,11 +161,14 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
       });
     } catch (err) {
       log.warn({ err, endpoint: url }, 'cannot dial');
-      return Promise.resolve({ welcomed: false, code: 1006 });
+      return Promise.resolve({ welcomed: false, code: ABNORMAL_CLOSURE, stable: false });
     }
     return new Promise((resolve) => {
       let welcome: WelcomeFrame | undefined;
+      let welcomedAt = 0;
       let closing = false;
+      // A close we started (or ws started on a local error) echoes our code back: not the GM's verdict.
+      let ours = false;
       let stream: string | null = store.position().stream;
       let applied = store.position().seq;
       let lost = false; // a gap was seen: ignore data frames until the next sync-begin
@@ -140,12 +176,7 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
       let batch: StoreOp[] = [];
       let toGrant = 0;
       let commitQueued = false;
-      let reportCredit = 0;
-      const inflight = new Map<number, string>();
-      const inflightKeys = new Set<string>();
-      const retryAt = new Map<number, number>();
-      const nacks = new Map<number, number>();
-      let retryTimer: NodeJS.Timeout | undefined;
+      let upstream: ReportSession | undefined;
       let lastRecv = performance.now();
       let lastSent = performance.now();
       let nonce = 0;
@@ -160,6 +191,7 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
       function close(spec: CloseSpec, detail?: string) {
         if (closing) return;
         closing = true;
+        ours = true;
         log.info({ endpoint: url, code: spec.code, detail }, 'closing link');
         try {
           ws.close(spec.code, detail ? `${spec.reason}: ${detail}`.slice(0, 123) : spec.reason);
@@ -182,14 +214,13 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
           snapshot = undefined;
         }
         welcome = w;
+        welcomedAt = performance.now();
         clearTimeout(handshake);
-        reportCredit = w.credit;
         status.connected = true;
         status.endpoint = url;
         status.replica = w.replica;
         status.stream = w.stream;
         status.connects++;
-        backoff.reset();
         log.info({ endpoint: url, replica: w.replica, mode: w.mode }, 'connected to gm');
         observer?.welcome?.(w, url);
         const tick = Math.max(50, Math.min(1000, Math.floor(w.heartbeatIntervalMs / 2)));
@@ -200,8 +231,17 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
             send({ type: 'ping', nonce: ++nonce, deadlineMs: w.heartbeatTimeoutMs });
           }
         }, tick);
-        pumpHook = pump;
-        pump();
+        upstream = reports.open({
+          credit: w.credit,
+          open: () => !closing,
+          send(text) {
+            if (ws.readyState !== ws.OPEN) return;
+            ws.send(text);
+            lastSent = performance.now();
+          },
+        });
+        pumpHook = upstream.pump;
+        upstream.pump();
       }
 
       function onData(f: Extract<FedmeshDownstreamFrame, { seq: number }>) {
@@ -261,76 +301,6 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
         }
       }
 
-      function pump() {
-        if (!welcome || closing) return;
-        const now = performance.now();
-        const blocked = new Set<string>(inflightKeys);
-        let wakeAt: number | undefined;
-        for (const e of reportCredit > 0 ? store.outbox(OUTBOX_SCAN) : []) {
-          if (reportCredit <= 0) break;
-          if (inflight.has(e.seq)) continue;
-          const key = storeKey(e.kind, e.namespace, e.name);
-          if (blocked.has(key)) continue;
-          const due = retryAt.get(e.seq);
-          if (due !== undefined && due > now) {
-            blocked.add(key); // later reports of this object wait behind it: order is kept
-            wakeAt = Math.min(wakeAt ?? due, due);
-            continue;
-          }
-          retryAt.delete(e.seq);
-          blocked.add(key);
-          inflight.set(e.seq, key);
-          inflightKeys.add(key);
-          reportCredit--;
-          const { seq, kind, namespace, name, status: st, reportedAt } = e;
-          send({
-            type: 'report',
-            id: { instance: store.instance, seq },
-            kind,
-            namespace,
-            name,
-            status: st,
-            reportedAt,
-          });
-        }
-        if (wakeAt !== undefined && retryTimer === undefined) {
-          retryTimer = setTimeout(
-            () => {
-              retryTimer = undefined;
-              pump();
-            },
-            Math.max(1, wakeAt - now),
-          );
-        }
-      }
-
-      function settle(id: ReportId): number | undefined {
-        if (id.instance !== store.instance) return undefined;
-        const key = inflight.get(id.seq);
-        if (key === undefined) return undefined;
-        inflight.delete(id.seq);
-        inflightKeys.delete(key);
-        return id.seq;
-      }
-
-      function onNack(n: NackFrame) {
-        const seq = settle(n.reportId);
-        if (seq === undefined) return;
-        const entry = store.outbox(OUTBOX_SCAN).find((e) => e.seq === seq);
-        const gone = entry !== undefined && !store.getObject(entry.kind, entry.namespace, entry.name);
-        if (!n.retryable || (n.code === 'NOT_FOUND' && gone)) {
-          log.warn({ seq, code: n.code, reason: n.reason }, 'report rejected, dropped');
-          store.remove(seq);
-        } else {
-          const tries = (nacks.get(seq) ?? 0) + 1;
-          nacks.set(seq, tries);
-          const delay = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MIN_MS * 2 ** (tries - 1)) * (0.5 + random() / 2);
-          retryAt.set(seq, performance.now() + delay);
-          log.debug({ seq, code: n.code, delay }, 'report nacked, will retry');
-        }
-        pump();
-      }
-
       function onFrame(f: FedmeshDownstreamFrame) {
         if (!welcome) {
           if (f.type === 'welcome') onWelcome(f);
@@ -346,23 +316,14 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
           case 'sync-end':
             onData(f);
             return;
-          case 'ack': {
-            const seq = settle(f.reportId);
-            if (seq !== undefined) {
-              store.remove(seq);
-              nacks.delete(seq);
-              retryAt.delete(seq);
-              observer?.acked?.(seq);
-            }
-            pump();
+          case 'ack':
+            upstream?.ack(f.reportId);
             return;
-          }
           case 'nack':
-            onNack(f);
+            upstream?.nack(f);
             return;
           case 'credit':
-            reportCredit += f.frames;
-            pump();
+            upstream?.credit(f.frames);
             return;
           case 'ping':
             send({ type: 'pong', nonce: f.nonce });
@@ -397,46 +358,48 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
         lastRecv = performance.now();
         onFrame(f);
       });
-      ws.on('error', (err) => log.debug({ err, endpoint: url }, 'link error'));
+      ws.on('error', (err) => {
+        ours = true; // ws closes by itself on a local error (e.g. a downstream frame over maxPayload)
+        log.debug({ err, endpoint: url }, 'link error');
+      });
       ws.once('close', (code, reasonBuf) => {
         const reason = reasonBuf.toString();
         closing = true;
+        upstream?.ended(code, reason, !ours);
         clearTimeout(handshake);
         clearInterval(heartbeat);
-        clearTimeout(retryTimer);
         signal.removeEventListener('abort', onAbort);
-        if (pumpHook === pump) pumpHook = undefined;
+        if (pumpHook === upstream?.pump) pumpHook = undefined;
         status.connected = false;
         if (welcome) log.info({ endpoint: url, code, reason }, 'disconnected from gm');
         else log.debug({ endpoint: url, code, reason }, 'gm endpoint failed');
         observer?.closed?.(code, reason, welcome !== undefined);
-        resolve({ welcomed: welcome !== undefined, code });
+        const stable = welcome !== undefined && performance.now() - welcomedAt >= stableMs;
+        resolve({ welcomed: welcome !== undefined, code, stable });
       });
     });
   }
 
   return {
-    status: () => ({ ...status }),
+    status: () => ({ ...status, suspects: reports.suspects() }),
     kick: () => pumpHook?.(),
     async start(signal) {
       const n = init.endpoints.length;
       let i = Math.floor(random() * n);
-      let failedInRow = 0;
       while (!signal.aborted) {
         const url = init.endpoints[i % n] as string;
         i++;
         const r = await connectOnce(url, signal);
         if (signal.aborted) break;
-        failedInRow = r.welcomed ? 0 : failedInRow + 1;
-        let wait = 0;
+        // Only a connection that served a while proves the GMs good: a welcome followed at once by a
+        // close (a poison frame, a replica crash-looping) must keep climbing the backoff.
+        if (r.stable) backoff.reset();
+        const died = r.code === CLOSE.GOING_AWAY.code || r.code === ABNORMAL_CLOSURE;
+        let delay = r.stable && died ? 0 : backoff.next(); // fast failover after a replica went away
         if (r.code === CLOSE.UNAUTHENTICATED.code || r.code === CLOSE.FORBIDDEN.code) {
-          wait = Math.max(AUTH_RETRY_MS, backoff.next());
-        } else if (r.code === CLOSE.REPLACED.code || r.code === CLOSE.UNSUPPORTED_VERSION.code) {
-          wait = backoff.next();
-        } else if (failedInRow > 0 && failedInRow % n === 0) {
-          wait = backoff.next(); // every endpoint failed once more: back off before the next round
+          delay = Math.max(AUTH_RETRY_MS, delay);
         }
-        if (wait) await sleep(wait, signal);
+        if (delay > 0) await wait(delay, signal);
       }
     },
   };
