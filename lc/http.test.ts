@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { createRegistry } from '../common/metrics.ts';
 import { parseEndpoints } from './command.ts';
 import { buildLcServer } from './http.ts';
+import { nested, nestedText } from './testing.ts';
 
 function server() {
   const reports: unknown[] = [];
@@ -13,6 +14,7 @@ function server() {
       registry: createRegistry(),
       log: pino({ level: 'silent' }),
       enqueue: (r) => reports.push(r),
+      deadLetters: () => ({ items: [], total: 0 }),
       objects: () => [{ kind: 'Dataset', namespace: 'ns', name: 'd' }],
     },
   );
@@ -52,6 +54,15 @@ const bad: Array<{ name: string; url?: string; payload: unknown }> = [
   { name: 'an invalid owner name', payload: { ...msg, ownerName: 'Not_A_Name' } },
   { name: 'results that are not objects', payload: { ...msg, results: [1] } },
   { name: 'not JSON', payload: 'nope' },
+  { name: 'an empty body', payload: '' },
+  { name: 'a JSON array', payload: '[]' },
+  { name: 'a prototype-poisoning key', payload: `{"__proto__":{"x":1},${JSON.stringify(msg).slice(1)}` },
+  { name: 'an ownerInfo nested 150 levels deep', payload: JSON.stringify({ ...msg, ownerInfo: nested(150) }) },
+  {
+    name: 'a body nested 100 000 levels deep (JSON.parse would take it; everything after would overflow)',
+    payload: `{"name":"w1","namespace":"ns","ownerInfo":${nestedText(100_000)}}`,
+  },
+  { name: 'unbalanced brackets', payload: '{"name":"w1","ownerInfo":{{{{]]]' },
 ];
 for (const c of bad) {
   test(`worker API: 400 for ${c.name}, nothing enqueued`, async () => {

@@ -3,18 +3,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
-import type { Kind } from '../common/wire/index.ts';
-import { COALESCED_KINDS, DEFAULT_TOKEN_FILE } from './constants.ts';
+import { isWireError, type Kind } from '../common/wire/index.ts';
+import {
+  COALESCED_KINDS,
+  DEFAULT_TOKEN_FILE,
+  MAX_DEAD_LETTERS,
+  MAX_OUTBOX_BYTES,
+  MAX_OUTBOX_REPORTS,
+  MAX_OUTBOX_REPORTS_PER_OBJECT,
+  MAX_REPORT_BYTES,
+} from './constants.ts';
+import { ReportRefusedError } from './errors.ts';
 import { buildLcServer } from './http.ts';
 import { createLink, type Dialer, type LinkObserver, type LinkStatus } from './link.ts';
+import { checkedReportText, reportFrame, WIDEST_SEQ } from './report-frame.ts';
 import { createMemoryStore } from './store/memory.ts';
 import { openSqliteStore } from './store/sqlite.ts';
-import type { LcStore, OutboxEntry } from './store/types.ts';
+import type { LcStore, OutboxEntry, OutboxLimits } from './store/types.ts';
 
+export { REPORT_REFUSALS, type ReportRefusalCode, ReportRefusedError } from './errors.ts';
 export type { Dialer, LinkObserver, LinkStatus } from './link.ts';
-export type { LcStore, OutboxEntry, StoredObject } from './store/types.ts';
+export type { DeadLetter, DeadLetterCause, LcStore, OutboxEntry, StoredObject } from './store/types.ts';
 
 export interface LcInit {
   /** This node's name (Sedna's NODENAME). */
@@ -27,11 +39,24 @@ export interface LcInit {
   http?: { host: string; port: number };
   /** File with the bearer token (re-read on every dial); missing file: no credentials. Default DEFAULT_TOKEN_FILE. */
   tokenFile?: string;
-  /** Dial backoff bounds (ms). Defaults 250 / 15 000. */
+  /** Dial backoff bounds (ms), waited before every reconnect. Defaults 250 / 15 000. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
   /** Version string sent in hello. */
   lcVersion?: string;
+  /**
+   * Largest upstream report frame (bytes): the GM's frame limit (`fedmesh gm --max-frame-bytes`).
+   * Bigger reports are refused with 413; also the worker API's body limit. Default MAX_REPORT_BYTES (1 MiB).
+   */
+  maxReportBytes?: number;
+  /** Most reports waiting for the GM in total (507 beyond). Default MAX_OUTBOX_REPORTS (10 000). */
+  maxOutboxReports?: number;
+  /** Most bytes of status JSON waiting in total (507 beyond); at least `maxReportBytes`. Default MAX_OUTBOX_BYTES (64 MiB). */
+  maxOutboxBytes?: number;
+  /** Most reports waiting for one object (429 beyond); coalesced kinds count once. Default MAX_OUTBOX_REPORTS_PER_OBJECT (256). */
+  maxOutboxReportsPerObject?: number;
+  /** Dead letters kept, newest first. Default MAX_DEAD_LETTERS (1000). */
+  maxDeadLetters?: number;
 }
 
 export interface LcComponents {
@@ -54,21 +79,52 @@ export interface LcReport {
   reportedAt?: string;
 }
 
+/** The link's state plus what waits in the store. */
+export interface LcStatus extends LinkStatus {
+  /** Reports waiting for an ack, and their status JSON bytes. */
+  outboxReports: number;
+  outboxBytes: number;
+  /** Reports set aside for good (listed by `GET /fedmesh/dead-letters`). */
+  deadLetters: number;
+}
+
 export interface Lc {
   /** Runs the link and the HTTP server until `signal` aborts, then closes the store. */
   start(signal: AbortSignal): Promise<void>;
-  /** Durably enqueues a report (coalesced for kinds where only the latest status matters) and sends it when possible. */
+  /**
+   * Durably enqueues a report (coalesced for kinds where only the latest status matters) and sends
+   * it when possible. Throws ReportRefusedError, storing nothing, for a report the GM would refuse
+   * (ERR_REPORT_INVALID, ERR_REPORT_TOO_LARGE) or one the outbox has no room for (ERR_OBJECT_BACKLOG,
+   * ERR_OUTBOX_FULL).
+   */
   report(r: LcReport): OutboxEntry;
   readonly store: LcStore;
-  status(): LinkStatus;
+  status(): LcStatus;
   /** Bound HTTP address once listening. */
   httpAddress(): string | undefined;
 }
 
 export function createLc(init: LcInit, components: LcComponents): Lc {
   const log = components.log;
+  const maxReportBytes = init.maxReportBytes ?? MAX_REPORT_BYTES;
+  const limits: OutboxLimits = {
+    maxReports: init.maxOutboxReports ?? MAX_OUTBOX_REPORTS,
+    maxBytes: init.maxOutboxBytes ?? MAX_OUTBOX_BYTES,
+    maxReportsPerObject: init.maxOutboxReportsPerObject ?? MAX_OUTBOX_REPORTS_PER_OBJECT,
+  };
+  const positive = (v: number) => Number.isSafeInteger(v) && v > 0;
+  if (![maxReportBytes, limits.maxReports, limits.maxBytes, limits.maxReportsPerObject].every(positive)) {
+    throw new ConfigError('report and outbox limits must be positive integers');
+  }
+  if (limits.maxBytes < maxReportBytes) {
+    throw new ConfigError('the outbox byte limit must hold at least one report of the largest size');
+  }
+  const storeOpts = { maxDeadLetters: init.maxDeadLetters ?? MAX_DEAD_LETTERS };
   const store =
-    components.store ?? (init.stateDir ? openSqliteStore({ path: join(init.stateDir, 'lc.db') }) : createMemoryStore());
+    components.store ??
+    (init.stateDir
+      ? openSqliteStore({ path: join(init.stateDir, 'lc.db'), ...storeOpts })
+      : createMemoryStore(storeOpts));
   const tokenFile = init.tokenFile ?? DEFAULT_TOKEN_FILE;
   let warnedNoToken = false;
   const token =
@@ -87,8 +143,25 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
   const acked = registry.counter('fedmesh_lc_reports_acked_total', 'Reports the GM acknowledged.');
   const applied = registry.counter('fedmesh_lc_downstream_ops_total', 'Downstream changes applied to the store.');
   const closes = registry.counter('fedmesh_lc_link_closes_total', 'GM connections ended, by code.');
+  const dials = registry.counter('fedmesh_lc_link_dials_total', 'GM dial attempts.');
+  const deadLettered = registry.counter(
+    'fedmesh_lc_reports_dead_lettered_total',
+    'Reports set aside for good, by reason (nack, invalid, closed).',
+  );
+  const refused = registry.counter(
+    'fedmesh_lc_reports_refused_total',
+    'Reports refused before entering the outbox, by code (worker API 400, 413, 429, 507).',
+  );
   const observer: LinkObserver = {
     ...components.observer,
+    dialing(endpoint) {
+      dials.inc();
+      components.observer?.dialing?.(endpoint);
+    },
+    deadLettered(letter) {
+      deadLettered.inc(1, { reason: letter.cause });
+      components.observer?.deadLettered?.(letter);
+    },
     acked(seq) {
       acked.inc();
       components.observer?.acked?.(seq);
@@ -110,6 +183,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
       token,
       backoffMinMs: init.backoffMinMs,
       backoffMaxMs: init.backoffMaxMs,
+      maxReportBytes,
     },
     { store, log, dial: components.dial, observer },
   );
@@ -117,18 +191,37 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     link.status().connected ? 1 : 0,
   );
   registry.gauge('fedmesh_lc_outbox_reports', 'Reports waiting for an ack.', () => store.outboxSize());
+  registry.gauge('fedmesh_lc_outbox_bytes', 'Status JSON bytes waiting for an ack.', () => store.outboxBytes());
+  registry.gauge('fedmesh_lc_dead_letter_reports', 'Dead letters kept.', () => store.deadLetterCount());
 
   function report(r: LcReport): OutboxEntry {
-    const entry = store.enqueue({
-      kind: r.kind,
-      namespace: r.namespace,
-      name: r.name,
-      status: r.status,
-      reportedAt: r.reportedAt ?? new Date().toISOString(),
-      coalesce: COALESCED_KINDS.has(r.kind),
-    });
-    link.kick();
-    return entry;
+    const next = { ...r, reportedAt: r.reportedAt ?? new Date().toISOString() };
+    try {
+      check(next);
+      const entry = store.enqueue({ ...next, coalesce: COALESCED_KINDS.has(r.kind) }, limits);
+      link.kick();
+      return entry;
+    } catch (err) {
+      if (err instanceof ReportRefusedError) refused.inc(1, { code: err.code });
+      throw err;
+    }
+  }
+
+  // The frame this report will become, through the GM's own decoder: refused now rather than never delivered.
+  function check(r: Required<LcReport>) {
+    const object = `${r.kind} ${r.namespace}/${r.name}`;
+    try {
+      checkedReportText(reportFrame(store.instance, { ...r, seq: WIDEST_SEQ }), maxReportBytes);
+    } catch (err) {
+      if (!isWireError(err)) throw err;
+      if (err.code === 'ERR_FRAME_TOO_LARGE') {
+        const msg = `the report of ${object} exceeds ${maxReportBytes} bytes, the most the GM accepts`;
+        throw new ReportRefusedError('ERR_REPORT_TOO_LARGE', msg, { cause: err });
+      }
+      throw new ReportRefusedError('ERR_REPORT_INVALID', `the report of ${object} is not valid: ${err.message}`, {
+        cause: err,
+      });
+    }
   }
 
   let address: string | undefined;
@@ -137,11 +230,13 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
         {
           readyz: [{ name: 'store', failure: () => undefined }],
           livez: [{ name: 'ping', failure: () => undefined }],
+          bodyLimit: maxReportBytes,
         },
         {
           registry,
           log,
           enqueue: (r) => report(r),
+          deadLetters: (limit) => ({ items: store.deadLetters(limit), total: store.deadLetterCount() }),
           objects: () =>
             store.listObjects().map((o) => {
               const meta = o.object.metadata as { resourceVersion?: string } | undefined;
@@ -154,7 +249,12 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
   return {
     store,
     report,
-    status: () => link.status(),
+    status: () => ({
+      ...link.status(),
+      outboxReports: store.outboxSize(),
+      outboxBytes: store.outboxBytes(),
+      deadLetters: store.deadLetterCount(),
+    }),
     httpAddress: () => address,
     async start(signal) {
       if (app && init.http) {

@@ -54,3 +54,31 @@ export function reportOfWorkerMessage(
     },
   };
 }
+
+/** `GET /fedmesh/dead-letters?limit=N` (fedmesh's, not Sedna's): the newest N dead letters. */
+export const DeadLettersQuerySchema = Type.Object({
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+});
+/** Listed when no limit is given. */
+export const DEAD_LETTERS_LISTED = 100;
+
+export const DeadLettersReplySchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      seq: Type.Integer(),
+      kind: Type.String(),
+      namespace: Type.String(),
+      name: Type.String(),
+      reportedAt: Type.String(),
+      bytes: Type.Integer(),
+      /** The status JSON as text (null when it was too big to keep). */
+      status: Type.Union([Type.String(), Type.Null()]),
+      cause: Type.String(),
+      code: Type.String(),
+      reason: Type.String(),
+      deadLetteredAt: Type.String(),
+    }),
+  ),
+  /** Dead letters kept in all. */
+  total: Type.Integer(),
+});

@@ -5,7 +5,7 @@
  */
 
 export { CLOSE, type CloseName, type CloseSpec, closeForWireError } from './close-codes.ts';
-export { DEFAULT_MAX_FRAME_BYTES, MAX_CREDIT_GRANT } from './constants.ts';
+export { DEFAULT_MAX_FRAME_BYTES, MAX_CREDIT_GRANT, MAX_JSON_DEPTH } from './constants.ts';
 export { isWireError, WIRE_ERROR_CODES, WireError, type WireErrorCode } from './errors.ts';
 export { decodeFedmeshFrame, encodeFedmeshFrame, type FedmeshDecodeOptions } from './fedmesh.ts';
 export {
@@ -49,7 +49,7 @@ export {
   type WelcomeFrame,
   WelcomeFrameSchema,
 } from './fedmesh-schema.ts';
-export type { DecodeOptions, Direction } from './json.ts';
+export { checkDepth, type DecodeOptions, type Direction } from './json.ts';
 export { KINDS, type Kind, kindOfSedna, SEDNA_KINDS, type SednaKind, sednaKindOf } from './kinds.ts';
 export {
   decodeSednaDownstream,
