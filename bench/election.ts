@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { sleep } from '../common/async.ts';
-import { type ControlPlane, startControlPlane } from '../test/envtest/controlplane.ts';
+import { type ControlPlane, startControlPlane } from '../controlplane/index.ts';
 import { startClientGo } from '../test/gm/clientgo.ts';
 import { startReplica, watchHolder } from '../test/gm/replicas.ts';
 import { quantile, round } from './stats.ts';

@@ -6,8 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBinaries } from '../test/envtest/build.ts';
-import { startControlPlane, startEtcd } from '../test/envtest/controlplane.ts';
+import { ensureBinaries, startControlPlane, startEtcd } from '../controlplane/index.ts';
 import { quantile, round, since } from './stats.ts';
 
 export async function run(args: string[]): Promise<Record<string, number>> {

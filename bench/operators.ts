@@ -17,6 +17,7 @@ import { Writable } from 'node:stream';
 import { sleep } from '../common/async.ts';
 import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
 import { createLogger } from '../common/log.ts';
+import { startControlPlane } from '../controlplane/index.ts';
 import { exampleObject } from '../crds/examples/index.ts';
 import { installCrds } from '../crds/index.ts';
 import { FIELD_MANAGER } from '../gm/operators/constants.ts';
@@ -29,7 +30,6 @@ import {
   RESOURCES,
   type ResourceType,
 } from '../gm/operators/resources.ts';
-import { startControlPlane } from '../test/envtest/controlplane.ts';
 import { type Replica, startReplica, watchHolder } from '../test/gm/replicas.ts';
 import { round } from './stats.ts';
 

@@ -1,7 +1,6 @@
 import type { CommandSpec } from '../common/cli/command.ts';
 import { ConfigError } from '../common/errors.ts';
-import { ensureBinaries } from '../test/envtest/build.ts';
-import { startDetached, stopDetached } from '../test/envtest/daemon.ts';
+import { ensureBinaries, startDetached, stopDetached } from '../controlplane/index.ts';
 
 const dirFlag = {
   dir: { description: 'working directory of the control plane (certs, data, logs, kubeconfig)', value: 'DIR' },

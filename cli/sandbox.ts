@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { CommandSpec } from '../common/cli/command.ts';
 import { type ManagedProcess, spawnManaged } from '../common/process/index.ts';
+import { freePort, startControlPlane } from '../controlplane/index.ts';
 import { installCrds } from '../crds/index.ts';
 import { GM_NODE_OPTIONS } from '../gm/hub/constants.ts';
-import { freePort, startControlPlane } from '../test/envtest/controlplane.ts';
 
 const CLI = join(import.meta.dirname, 'fedmesh.ts');
 

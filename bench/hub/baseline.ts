@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { sleep } from '../../common/async.ts';
 import { spawnManaged } from '../../common/process/index.ts';
-import { freePort } from '../../test/envtest/controlplane.ts';
+import { freePort } from '../../controlplane/index.ts';
 import { quantile, round } from '../stats.ts';
 import { pool, usage } from './sim.ts';
 

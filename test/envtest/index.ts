@@ -1,5 +1,5 @@
 /**
- * Test helpers over a real kube-apiserver + etcd (see controlplane.ts).
+ * Test helpers over a real kube-apiserver + etcd (the launcher is ../../controlplane/).
  *
  *   const env = useEnvtest();            // one control plane for this test file
  *   test('x', async (t) => {
@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, type TestContext } from 'node:test';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { type ControlPlane, startControlPlane } from './controlplane.ts';
+import { type ControlPlane, startControlPlane } from '../../controlplane/index.ts';
 
-export { type ControlPlane, type ControlPlaneInit, freePort, startControlPlane } from './controlplane.ts';
+export { type ControlPlane, type ControlPlaneInit, freePort, startControlPlane } from '../../controlplane/index.ts';
 
 export interface Envtest {
   /** The running control plane (valid inside tests, after the file's `before` hook). */

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ensureBinaries } from '../envtest/build.ts';
-import type { ControlPlane } from '../envtest/index.ts';
+import { type ControlPlane, ensureBinaries } from '../../controlplane/index.ts';
 
 export interface ClientGoParticipant {
   id: string;

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PrerequisiteError } from '../../common/errors.ts';
+import { PrerequisiteError } from '../common/errors.ts';
 
 const run = promisify(execFile);
 

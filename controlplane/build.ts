@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PrerequisiteError } from '../../common/errors.ts';
+import { PrerequisiteError } from '../common/errors.ts';
 import { ETCD_VERSION, KUBERNETES_VERSION } from './versions.ts';
 
 const run = promisify(execFile);

@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
-import { ConfigError, DeadlineError, PrerequisiteError } from '../../common/errors.ts';
-import { type ManagedProcess, onExit, spawnManaged } from '../../common/process/index.ts';
+import { ConfigError, DeadlineError, PrerequisiteError } from '../common/errors.ts';
+import { type ManagedProcess, onExit, spawnManaged } from '../common/process/index.ts';
 import { type Binaries, ensureBinaries } from './build.ts';
 import { createCA, createServiceAccountKeys, issueCert } from './certs.ts';
 

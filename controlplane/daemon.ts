@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../common/errors.ts';
+import { ConfigError } from '../common/errors.ts';
 import { type ControlPlaneState, startControlPlane } from './controlplane.ts';
 
 function alive(pid: number, binary: string): boolean {
