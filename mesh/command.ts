@@ -17,8 +17,8 @@ import { DEFAULT_LISTEN_PORT } from './constants.ts';
 import { type ForwardSpec, parseForward, startForward } from './forward.ts';
 import { buildMeshServer } from './http.ts';
 import { createMeshNode } from './node.ts';
-import { generatePsk, readPskFile } from './psk.ts';
-import { NODE_NAME } from './record.ts';
+import { generatePsk, readPskFile } from './pnet/psk.ts';
+import { NODE_NAME } from './records/record.ts';
 
 function parseHostPort(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);

@@ -28,7 +28,7 @@ import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { NODE_NAME } from './record.ts';
+import { NODE_NAME } from './records/record.ts';
 
 const strict = { additionalProperties: false } as const;
 const HostPort = Type.String({ pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$', maxLength: 300 });

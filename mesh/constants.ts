@@ -7,7 +7,7 @@
 export const NODE_PROTOCOL = '/fedmesh/node/1.0.0';
 /** Ask a connected peer for the record of a node it knows (relays know every node that reserved on them). */
 export const LOOKUP_PROTOCOL = '/fedmesh/lookup/1.0.0';
-/** Tunnel streams: a CONNECT/RESUME header, then session frames (see session/codec.ts). */
+/** Tunnel streams: a CONNECT/RESUME header, then session frames (see tunnel/session/codec.ts). */
 export const TUNNEL_PROTOCOL = '/fedmesh/tunnel/1.0.0';
 /** Our private Kademlia DHT: its own protocol so it never joins the public IPFS DHT. */
 export const DHT_PROTOCOL = '/fedmesh/kad/1.0.0';
@@ -72,9 +72,9 @@ export const DHT_TIMEOUT_MS = 5_000;
 /** Default listen port, as EdgeMesh's tunnel. */
 export const DEFAULT_LISTEN_PORT = 20006;
 
-/* Relays without `relayNodes` (reachability.ts, relay-discovery.ts). */
+/* Relays without `relayNodes` (relays/reachability.ts, relays/discovery.ts). */
 
-/** Dial-back reachability checks: "dial me back at these addresses" (our stand-in for AutoNAT, see reachability.ts). */
+/** Dial-back reachability checks: "dial me back at these addresses" (our stand-in for AutoNAT, see relays/reachability.ts). */
 export const REACH_PROTOCOL = '/fedmesh/reach/1.0.0';
 /** Peers that must have dialled us back, with no peer disagreeing, before we call ourselves public. */
 export const REACH_CONFIRMATIONS = 2;

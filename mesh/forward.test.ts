@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseForward } from './forward.ts';
-import { relayAddress } from './relays.ts';
+import { relayAddress } from './relays/relays.ts';
 
 test('forward specs parse; bad ones are ConfigErrors', () => {
   const cases = [

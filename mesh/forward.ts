@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { MeshNode } from './node.ts';
-import { NODE_NAME } from './record.ts';
+import { NODE_NAME } from './records/record.ts';
 
 export interface ForwardSpec {
   listenHost: string;

@@ -20,6 +20,6 @@ export {
   type MeshStatus,
   type PeerStatus,
 } from './node.ts';
-export { generatePsk, parsePsk, readPskFile } from './psk.ts';
-export type { RelayNode, RelayStatus } from './relays.ts';
-export type { MeshTunnel, OpenTunnelOptions, TunnelInfo } from './tunnel.ts';
+export { generatePsk, parsePsk, readPskFile } from './pnet/psk.ts';
+export type { RelayNode, RelayStatus } from './relays/relays.ts';
+export type { MeshTunnel, OpenTunnelOptions, TunnelInfo } from './tunnel/tunnel.ts';

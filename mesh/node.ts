@@ -8,21 +8,21 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../common/log.ts';
 import type { Registry } from '../common/metrics.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
-import { createDialer, isCircuit } from './dial.ts';
-import { createDirectory } from './directory.ts';
 import { looksLikePskMismatch } from './errors.ts';
-import { loadOrCreateIdentity } from './identity.ts';
-import { buildLibp2p } from './libp2p.ts';
-import { pskFingerprint } from './psk.ts';
-import type { PskMismatch } from './psk-guard.ts';
-import { createHolePuncher, type NatMapping } from './punch.ts';
-import { createReachability, hostOf, type ReachabilityStatus } from './reachability.ts';
-import { createRecordService, type Dht } from './records.ts';
-import { createRelayDiscovery, type ProviderDht, type RelayDiscoveryStatus } from './relay-discovery.ts';
-import { createRelayManager, type RelayNode, type RelayStatus, relayAddress } from './relays.ts';
-import type { SessionInit } from './session/session.ts';
-import { createTargetPolicy, DEFAULT_ALLOW, type TargetPolicy } from './targets.ts';
-import { createTunnelService, type MeshTunnel, type OpenTunnelOptions, type TunnelInfo } from './tunnel.ts';
+import { pskFingerprint } from './pnet/psk.ts';
+import type { PskMismatch } from './pnet/psk-guard.ts';
+import { createDirectory } from './records/directory.ts';
+import { loadOrCreateIdentity } from './records/identity.ts';
+import { createRecordService, type Dht } from './records/records.ts';
+import { createRelayDiscovery, type ProviderDht, type RelayDiscoveryStatus } from './relays/discovery.ts';
+import { createReachability, hostOf, type ReachabilityStatus } from './relays/reachability.ts';
+import { createRelayManager, type RelayNode, type RelayStatus, relayAddress } from './relays/relays.ts';
+import { createDialer, isCircuit } from './transport/dial.ts';
+import { buildLibp2p } from './transport/libp2p.ts';
+import { createHolePuncher, type NatMapping } from './transport/punch.ts';
+import type { SessionInit } from './tunnel/session/session.ts';
+import { createTargetPolicy, DEFAULT_ALLOW, type TargetPolicy } from './tunnel/targets.ts';
+import { createTunnelService, type MeshTunnel, type OpenTunnelOptions, type TunnelInfo } from './tunnel/tunnel.ts';
 
 export interface MeshNodeInit {
   /** Kubernetes node name of this node (DNS-1123 subdomain). */
@@ -38,7 +38,7 @@ export interface MeshNodeInit {
   /**
    * Relay nodes (EdgeMesh `relayNodes`); a node listed here serves as a relay. Default none: then
    * relays are automatic — publicly reachable nodes serve and are found through the DHT
-   * (relay-discovery.ts).
+   * (relays/discovery.ts).
    */
   relayNodes?: RelayNode[];
   /** Find LAN peers with mDNS. Default true. */
@@ -47,13 +47,13 @@ export interface MeshNodeInit {
   dhtBootstrap?: string[];
   /** Relay reservations to hold (nearest first). Default 2. */
   reservations?: number;
-  /** Targets tunnel requests may dial (see targets.ts). Default loopback only. */
+  /** Targets tunnel requests may dial (see tunnel/targets.ts). Default loopback only. */
   tunnelAllow?: string[];
   /** Session tuning (buffer, keepalive, timeouts). */
   session?: Omit<SessionInit, 'id' | 'onDetached' | 'onClosed'>;
   /**
    * Local port all outbound dials leave from, which makes hole punching possible through
-   * endpoint-independent NATs (punch.ts). Default: listen port + 1; 0 disables hole punching.
+   * endpoint-independent NATs (transport/punch.ts). Default: listen port + 1; 0 disables hole punching.
    */
   dialPort?: number;
 }
@@ -126,7 +126,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     'Handshakes that failed as a PSK mismatch (or not a fedmesh peer): inbound = accepted, outbound = our dials to relays and bootstrap/mDNS peers',
   );
   const pskLoggedAt = new Map<string, number>();
-  /** The accepting side (psk-guard.ts); the dialing side logs its own failures where it dials. */
+  /** The accepting side (pnet/psk-guard.ts); the dialing side logs its own failures where it dials. */
   const onPskMismatch = (m: PskMismatch) => {
     pskMismatches?.inc(1, { direction: 'inbound' });
     let host = m.remoteAddr;

@@ -10,8 +10,8 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddrConnectionPair } from '@libp2p/utils';
 import { createLibp2p } from 'libp2p';
 import { looksLikePskMismatch } from '../errors.ts';
-import { generatePsk, parsePsk } from '../psk.ts';
 import { decodeV1Psk, NONCE_LENGTH, pskProtector } from './protector.ts';
+import { generatePsk, parsePsk } from './psk.ts';
 import { XSalsa20 } from './xsalsa20.ts';
 
 const PSK = parsePsk(generatePsk());

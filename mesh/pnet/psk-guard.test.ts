@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
-import { looksLikePskMismatch } from './errors.ts';
-import { buildLibp2p } from './libp2p.ts';
+import { looksLikePskMismatch } from '../errors.ts';
+import { buildLibp2p } from '../transport/libp2p.ts';
 import { generatePsk, parsePsk } from './psk.ts';
 import { headerCheck, MULTISTREAM_HEADER, type PskMismatch } from './psk-guard.ts';
 

@@ -19,7 +19,7 @@
  * `EncryptionFailedError`, which the dialing code reports (`looksLikePskMismatch`).
  */
 import type { ConnectionProtector } from '@libp2p/interface';
-import { MeshError } from './errors.ts';
+import { MeshError } from '../errors.ts';
 
 /** What multistream-select sends first in both directions: varint(19) + "/multistream/1.0.0\n". */
 export const MULTISTREAM_HEADER = new Uint8Array([0x13, ...new TextEncoder().encode('/multistream/1.0.0\n')]);

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { MeshError } from './errors.ts';
+import { MeshError } from '../errors.ts';
 
 const HEADER = '/key/swarm/psk/1.0.0/';
 const ENCODING = '/base16/';

@@ -4,7 +4,7 @@
  * pinned, a record that binds the name to another key — or the key to another name — is refused
  * as a conflict, however validly signed: holding the PSK lets a peer join, not impersonate.
  */
-import { MeshError } from './errors.ts';
+import { MeshError } from '../errors.ts';
 import type { SignedRecord } from './record.ts';
 
 export type AcceptResult = 'new' | 'updated' | 'stale';

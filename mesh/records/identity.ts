@@ -8,7 +8,7 @@ import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import { MeshError } from './errors.ts';
+import { MeshError } from '../errors.ts';
 
 /** File name of the key inside the state directory (libp2p protobuf encoding, as go-libp2p's). */
 export const IDENTITY_FILE = 'identity.key';

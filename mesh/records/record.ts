@@ -11,8 +11,8 @@ import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { MAX_RECORD_ADDRS, MAX_RECORD_BYTES } from './constants.ts';
-import { MeshError } from './errors.ts';
+import { MAX_RECORD_ADDRS, MAX_RECORD_BYTES } from '../constants.ts';
+import { MeshError } from '../errors.ts';
 
 const DOMAIN = new TextEncoder().encode('fedmesh-node-record/1\n');
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import type { Logger } from '../common/log.ts';
+import type { Logger } from '../../common/log.ts';
 import {
   DHT_RECORD_NAMESPACE,
   DHT_TIMEOUT_MS,
@@ -25,11 +25,11 @@ import {
   MAX_RECORD_ADDRS,
   MAX_RECORD_BYTES,
   NODE_PROTOCOL,
-} from './constants.ts';
+} from '../constants.ts';
+import { MeshError } from '../errors.ts';
+import { readMessage, writeMessage } from '../stream-io.ts';
 import type { Directory } from './directory.ts';
-import { MeshError } from './errors.ts';
 import { type NodeRecord, type SignedRecord, signRecord, verifyRecord } from './record.ts';
-import { readMessage, writeMessage } from './stream-io.ts';
 
 /** The kad-dht service surface we use. */
 export interface Dht {

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLogger } from '../common/log.ts';
+import { createLogger } from '../../common/log.ts';
+import { createRelayDiscovery, type ProviderDht, relayDiscoveryKey } from './discovery.ts';
 import type { Reachability } from './reachability.ts';
-import { createRelayDiscovery, type ProviderDht, relayDiscoveryKey } from './relay-discovery.ts';
 import type { RelayManager } from './relays.ts';
 
 const until = async (what: string, fn: () => boolean, ms = 3_000) => {

@@ -15,15 +15,15 @@ import type { PeerId } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { sleep } from '../common/async.ts';
-import type { Logger } from '../common/log.ts';
+import { sleep } from '../../common/async.ts';
+import type { Logger } from '../../common/log.ts';
 import {
   DHT_TIMEOUT_MS,
   RELAY_DISCOVERY_NAMESPACE,
   RELAY_LOOKUP_FAST_MS,
   RELAY_LOOKUP_SLOW_MS,
   RELAY_PROVIDE_INTERVAL_MS,
-} from './constants.ts';
+} from '../constants.ts';
 import type { Reachability } from './reachability.ts';
 import type { RelayManager } from './relays.ts';
 

@@ -20,8 +20,8 @@
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import type { TransportManager } from '@libp2p/interface-internal';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { sleep } from '../common/async.ts';
-import type { Logger } from '../common/log.ts';
+import { sleep } from '../../common/async.ts';
+import type { Logger } from '../../common/log.ts';
 import {
   REACH_CONFIRMATIONS,
   REACH_DIAL_TIMEOUT_MS,
@@ -29,8 +29,8 @@ import {
   REACH_PROTOCOL,
   REACH_RECHECK_MS,
   REACH_VERDICT_TTL_MS,
-} from './constants.ts';
-import { readMessage, writeMessage } from './stream-io.ts';
+} from '../constants.ts';
+import { readMessage, writeMessage } from '../stream-io.ts';
 
 export type ReachAnswer = 'ok' | 'nat' | 'failed' | 'relayed';
 

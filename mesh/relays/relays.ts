@@ -7,7 +7,7 @@
  * advertise address answered by another node is not our relay.
  *
  * Relays come from two sources: `relayNodes` (configured, identified by name) and the DHT
- * (discovered, identified by peer ID; see relay-discovery.ts). Both are probed and ranked the same
+ * (discovered, identified by peer ID; see discovery.ts). Both are probed and ranked the same
  * way; a discovered relay is used only while its signed record says it serves (`relay: true`).
  *
  * The relay server runs in every node (it cannot be added to a running libp2p node) but the
@@ -19,8 +19,8 @@ import type { Connection, Libp2p, PeerId } from '@libp2p/interface';
 import type { TransportManager } from '@libp2p/interface-internal';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { sleep } from '../common/async.ts';
-import type { Logger } from '../common/log.ts';
+import { sleep } from '../../common/async.ts';
+import type { Logger } from '../../common/log.ts';
 import {
   DEFAULT_RESERVATIONS,
   DISCOVERED_RELAY_MAX_FAILURES,
@@ -30,9 +30,9 @@ import {
   RELAY_PING_FAILURES_TO_DROP,
   RELAY_PING_TIMEOUT_MS,
   RELAY_PROBE_INTERVAL_MS,
-} from './constants.ts';
-import type { Directory } from './directory.ts';
-import { looksLikePskMismatch } from './errors.ts';
+} from '../constants.ts';
+import { looksLikePskMismatch } from '../errors.ts';
+import type { Directory } from '../records/directory.ts';
 
 export interface RelayNode {
   nodeName: string;

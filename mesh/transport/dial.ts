@@ -8,11 +8,11 @@
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface';
 import type { TransportManager } from '@libp2p/interface-internal';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import type { Logger } from '../common/log.ts';
-import { DIRECT_HEAD_START_MS } from './constants.ts';
-import type { Directory } from './directory.ts';
-import { looksLikePskMismatch, MeshError } from './errors.ts';
-import type { RelayManager } from './relays.ts';
+import type { Logger } from '../../common/log.ts';
+import { DIRECT_HEAD_START_MS } from '../constants.ts';
+import { looksLikePskMismatch, MeshError } from '../errors.ts';
+import type { Directory } from '../records/directory.ts';
+import type { RelayManager } from '../relays/relays.ts';
 
 /** How a connection reaches its peer. */
 export type Route = { kind: 'direct'; addr: string } | { kind: 'relayed'; relay: string; relayPeer: string };

@@ -1,5 +1,5 @@
 /**
- * The libp2p 3 node a mesh node runs: TCP, noise, yamux (windows capped), pnet (ours: pnet/), identify, ping,
+ * The libp2p 3 node a mesh node runs: TCP, noise, yamux (windows capped), pnet (ours: mesh/pnet/), identify, ping,
  * circuit relay v2 (client and server), autonat, optional mDNS and a private kad-dht. DCUtR is
  * ours (punch.ts, same wire protocol) because hole punching needs two things @libp2p/dcutr 3
  * cannot do: dial from a fixed local port, and accept non-global test-net addresses. Only
@@ -27,11 +27,11 @@ import {
   RELAY_PROVIDER_TTL_MS,
   RELAY_RESERVATION_TTL_MS,
   YAMUX_MAX_STREAM_WINDOW,
-} from './constants.ts';
+} from '../constants.ts';
+import { pskProtector } from '../pnet/protector.ts';
+import { guardProtector, type PskMismatch } from '../pnet/psk-guard.ts';
+import { selectDhtRecord, validateDhtRecord } from '../records/records.ts';
 import { nodeNoiseCrypto } from './noise-crypto.ts';
-import { pskProtector } from './pnet/protector.ts';
-import { guardProtector, type PskMismatch } from './psk-guard.ts';
-import { selectDhtRecord, validateDhtRecord } from './records.ts';
 
 /** libp2p internals the mesh drives directly (reservations on chosen relays, announced addresses). */
 export interface Internals {
@@ -56,7 +56,7 @@ export interface Libp2pInit {
    * Undefined: ephemeral ports.
    */
   dialPort?: number;
-  /** Called when a connection's first bytes after the PSK handshake show another key (psk-guard.ts). */
+  /** Called when a connection's first bytes after the PSK handshake show another key (pnet/psk-guard.ts). */
   onPskMismatch?: (m: PskMismatch) => void;
 }
 
@@ -121,7 +121,7 @@ export async function buildLibp2p(init: Libp2pInit) {
     streamMuxers: [
       yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } } as Parameters<typeof yamux>[0]),
     ],
-    // Wrapped so a wrong key is recognised on the accepting side too (psk-guard.ts).
+    // Wrapped so a wrong key is recognised on the accepting side too (pnet/psk-guard.ts).
     connectionProtector: guardProtector(pskProtector({ psk: init.psk }), (m) => init.onPskMismatch?.(m)),
     connectionGater: {
       // The relay server always runs; the role is decided here so it can change without a restart.
@@ -153,7 +153,7 @@ export async function buildLibp2p(init: Libp2pInit) {
         peerInfoMapper: passthroughMapper,
         validators: { [DHT_RECORD_NAMESPACE]: validateDhtRecord },
         selectors: { [DHT_RECORD_NAMESPACE]: selectDhtRecord },
-        // Only relays provide (relay-discovery.ts): their records must age out soon after they stop.
+        // Only relays provide (relays/discovery.ts): their records must age out soon after they stop.
         providers: { provideValidity: RELAY_PROVIDER_TTL_MS / 1000 },
       }),
       internals: (components: Internals) => {

@@ -17,10 +17,10 @@
 import type { Connection, IdentifyResult, Libp2p, Stream } from '@libp2p/interface';
 import type { TransportManager } from '@libp2p/interface-internal';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { sleep } from '../common/async.ts';
-import type { Logger } from '../common/log.ts';
-import type { Directory } from './directory.ts';
-import { readMessage, varint } from './stream-io.ts';
+import { sleep } from '../../common/async.ts';
+import type { Logger } from '../../common/log.ts';
+import type { Directory } from '../records/directory.ts';
+import { readMessage, varint } from '../stream-io.ts';
 
 export const DCUTR_PROTOCOL = '/libp2p/dcutr';
 const CONNECT = 100;

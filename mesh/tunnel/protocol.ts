@@ -11,9 +11,9 @@
  */
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { MAX_HEADER_BYTES } from './constants.ts';
-import { REFUSAL_REASONS, type RefusalReason } from './errors.ts';
-import { NodeNameSchema } from './record.ts';
+import { MAX_HEADER_BYTES } from '../constants.ts';
+import { REFUSAL_REASONS, type RefusalReason } from '../errors.ts';
+import { NodeNameSchema } from '../records/record.ts';
 
 const strict = { additionalProperties: false } as const;
 const SessionId = Type.String({ pattern: '^[0-9a-f]{32}$' });

@@ -8,7 +8,7 @@
  * point anywhere.
  */
 import { BlockList, isIP } from 'node:net';
-import { ConfigError } from '../common/errors.ts';
+import { ConfigError } from '../../common/errors.ts';
 
 export const DEFAULT_ALLOW = ['127.0.0.0/8', '[::1/128]'];
 

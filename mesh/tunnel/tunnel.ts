@@ -12,18 +12,18 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
-import { sleep } from '../common/async.ts';
-import type { Logger } from '../common/log.ts';
-import type { Counter, Histogram } from '../common/metrics.ts';
-import { MAX_HEADER_BYTES, OPEN_ATTEMPTS, TUNNEL_PROTOCOL } from './constants.ts';
-import type { Dialer, Route } from './dial.ts';
-import type { Directory } from './directory.ts';
-import { MeshError, type RefusalReason, TunnelRefusedError } from './errors.ts';
-import type { RecordService } from './records.ts';
+import { sleep } from '../../common/async.ts';
+import type { Logger } from '../../common/log.ts';
+import type { Counter, Histogram } from '../../common/metrics.ts';
+import { MAX_HEADER_BYTES, OPEN_ATTEMPTS, TUNNEL_PROTOCOL } from '../constants.ts';
+import { MeshError, type RefusalReason, TunnelRefusedError } from '../errors.ts';
+import type { Directory } from '../records/directory.ts';
+import type { RecordService } from '../records/records.ts';
+import { MessageReadError, readMessage, writeMessage } from '../stream-io.ts';
+import type { Dialer, Route } from '../transport/dial.ts';
+import { decodeReply, decodeRequest, encodeJson, type TunnelReply } from './protocol.ts';
 import { type SessionInit, type SessionStats, TunnelSession } from './session/session.ts';
-import { MessageReadError, readMessage, writeMessage } from './stream-io.ts';
 import type { TargetPolicy } from './targets.ts';
-import { decodeReply, decodeRequest, encodeJson, type TunnelReply } from './tunnel-protocol.ts';
 
 /** Streams one connection may carry per direction (libp2p's default of 32 is far too low for a proxy). */
 const MAX_TUNNEL_STREAMS = 4096;

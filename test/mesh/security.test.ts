@@ -13,9 +13,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { spawnManaged } from '../../common/process/index.ts';
 import { TUNNEL_PROTOCOL } from '../../mesh/constants.ts';
-import { buildLibp2p } from '../../mesh/libp2p.ts';
-import { generatePsk, parsePsk } from '../../mesh/psk.ts';
+import { generatePsk, parsePsk } from '../../mesh/pnet/psk.ts';
 import { frame, readMessage } from '../../mesh/stream-io.ts';
+import { buildLibp2p } from '../../mesh/transport/libp2p.ts';
 import { freePort } from '../envtest/index.ts';
 import { createMeshLab, type LogLine, until } from './harness.ts';
 

@@ -9,8 +9,8 @@
  * Offsets count bytes of one direction from the start of the session, across every path it used;
  * they are what lets a session resume on a new stream from the last acknowledged byte.
  */
-import { MAX_DATA_FRAME } from '../constants.ts';
-import { MeshError } from '../errors.ts';
+import { MAX_DATA_FRAME } from '../../constants.ts';
+import { MeshError } from '../../errors.ts';
 
 export const DATA = 1;
 export const ACK = 2;

@@ -3,7 +3,7 @@
  * acknowledged, as the application's own chunks (no copying), with a cursor at the next byte to
  * transmit. Offsets are absolute (bytes since the session started).
  */
-import { MAX_DATA_FRAME } from '../constants.ts';
+import { MAX_DATA_FRAME } from '../../constants.ts';
 
 const EMPTY = new Uint8Array(0);
 

@@ -14,8 +14,8 @@ import {
   DEFAULT_PATH_DEAD_MS,
   DEFAULT_RESUME_TIMEOUT_MS,
   DEFAULT_SESSION_BUFFER,
-} from '../constants.ts';
-import { MeshError } from '../errors.ts';
+} from '../../constants.ts';
+import { MeshError } from '../../errors.ts';
 import {
   ACK,
   DATA,
