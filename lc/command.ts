@@ -4,7 +4,16 @@ import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
-import { BACKOFF_MAX_MS, DEFAULT_HTTP_LISTEN, DEFAULT_STATE_DIR, DEFAULT_TOKEN_FILE } from './constants.ts';
+import {
+  BACKOFF_MAX_MS,
+  DEFAULT_HTTP_LISTEN,
+  DEFAULT_STATE_DIR,
+  DEFAULT_TOKEN_FILE,
+  MAX_OUTBOX_BYTES,
+  MAX_OUTBOX_REPORTS,
+  MAX_OUTBOX_REPORTS_PER_OBJECT,
+  MAX_REPORT_BYTES,
+} from './constants.ts';
 import { createLc } from './index.ts';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -31,6 +40,15 @@ export function parseEndpoints(text: string): string[] {
   return out;
 }
 
+/** A count or size flag: a positive integer, at least `min`. */
+const atLeast = (min: number) => (text: string) => {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new ConfigError(`expected an integer >= ${min}, got "${text}"`);
+  }
+  return n;
+};
+
 function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
@@ -55,15 +73,41 @@ export const lcCommand: CommandSpec = {
       default: DEFAULT_TOKEN_FILE,
     },
     'backoff-max': {
-      description: 'longest wait between two rounds of dial attempts',
+      description: 'longest wait before a reconnect (the backoff doubles from 250ms up to it)',
       value: 'DURATION',
       default: `${BACKOFF_MAX_MS / 1000}s`,
       parse: parseDuration,
+    },
+    'max-report-bytes': {
+      description:
+        "largest report frame (bytes), the GM's --max-frame-bytes: bigger reports are refused with 413 (also the body limit)",
+      value: 'N',
+      default: String(MAX_REPORT_BYTES),
+      parse: atLeast(1024),
+    },
+    'max-outbox-bytes': {
+      description: 'status bytes waiting for the GM, in all; beyond it workers get 507',
+      value: 'N',
+      default: String(MAX_OUTBOX_BYTES),
+      parse: atLeast(1024),
+    },
+    'max-outbox-reports': {
+      description: 'reports waiting for the GM, in all; beyond it workers get 507',
+      value: 'N',
+      default: String(MAX_OUTBOX_REPORTS),
+      parse: atLeast(1),
+    },
+    'max-outbox-reports-per-object': {
+      description: 'reports waiting for one object (coalesced kinds count once); beyond it workers get 429',
+      value: 'N',
+      default: String(MAX_OUTBOX_REPORTS_PER_OBJECT),
+      parse: atLeast(1),
     },
   },
   details: [
     "Environment as Sedna's LC: NODENAME, GM_ADDRESS (HOST:PORT), BIND_PORT (worker API port).",
     'Workers POST /sedna/workers/NAME/info; reports wait in the store until a GM acknowledged them.',
+    'Reports the GM refuses for good are dead letters: GET /fedmesh/dead-letters on the worker API port.',
     'With no GM reachable the LC keeps its objects and its worker API; SIGTERM stops it cleanly (exit 0).',
   ].join('\n'),
   async run({ flags }) {
@@ -74,6 +118,10 @@ export const lcCommand: CommandSpec = {
       'state-dir': string;
       'token-file': string;
       'backoff-max': number;
+      'max-report-bytes': number;
+      'max-outbox-bytes': number;
+      'max-outbox-reports': number;
+      'max-outbox-reports-per-object': number;
     };
     const node = f.node ?? process.env.NODENAME;
     if (!node || node.length > 253 || !NODE_NAME.test(node)) {
@@ -92,6 +140,10 @@ export const lcCommand: CommandSpec = {
         http,
         tokenFile: f['token-file'],
         backoffMaxMs: Math.max(f['backoff-max'], 250),
+        maxReportBytes: f['max-report-bytes'],
+        maxOutboxBytes: f['max-outbox-bytes'],
+        maxOutboxReports: f['max-outbox-reports'],
+        maxOutboxReportsPerObject: f['max-outbox-reports-per-object'],
       },
       { log },
     );
