@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseForward } from './forward.ts';
-import { relayAddress } from './relays/relays.ts';
 
 test('forward specs parse; bad ones are ConfigErrors', () => {
   const cases = [
@@ -22,15 +21,4 @@ test('forward specs parse; bad ones are ConfigErrors', () => {
   for (const bad of ['8022', '8022=b1:22', '8022=B_1:127.0.0.1:22', '8022=b1:127.0.0.1:0', '99999=b1:127.0.0.1:22']) {
     assert.throws(() => parseForward(bad), { code: 'ERR_CONFIG' }, bad);
   }
-});
-
-test('relay advertise addresses: IP, IP:PORT, [IPv6]:PORT, DNS name and multiaddr', () => {
-  const cases = [
-    ['198.18.0.11', '/ip4/198.18.0.11/tcp/20006'],
-    ['198.18.0.11:4001', '/ip4/198.18.0.11/tcp/4001'],
-    ['[fd00::1]:4001', '/ip6/fd00::1/tcp/4001'],
-    ['relay.example.org', '/dns/relay.example.org/tcp/20006'],
-    ['/ip4/203.0.113.7/tcp/443', '/ip4/203.0.113.7/tcp/443'],
-  ] as const;
-  for (const [text, want] of cases) assert.equal(relayAddress(text, 20006).toString(), want, text);
 });

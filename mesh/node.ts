@@ -15,9 +15,10 @@ import { createDirectory } from './records/directory.ts';
 import { loadOrCreateIdentity } from './records/identity.ts';
 import { createRecordService, type Dht } from './records/records.ts';
 import { createRelayDiscovery, type ProviderDht, type RelayDiscoveryStatus } from './relays/discovery.ts';
-import { createReachability, hostOf, type ReachabilityStatus } from './relays/reachability.ts';
-import { createRelayManager, type RelayNode, type RelayStatus, relayAddress } from './relays/relays.ts';
-import { createDialer, isCircuit } from './transport/dial.ts';
+import { createReachability, type ReachabilityStatus } from './relays/reachability.ts';
+import { createRelayManager, type RelayNode, type RelayStatus } from './relays/relays.ts';
+import { hostOf, isCircuit, toMultiaddr } from './transport/address.ts';
+import { createDialer } from './transport/dial.ts';
 import { buildLibp2p } from './transport/libp2p.ts';
 import { createHolePuncher, type NatMapping } from './transport/punch.ts';
 import type { SessionInit } from './tunnel/session/session.ts';
@@ -150,7 +151,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     privateKey: identity.privateKey,
     psk: init.psk,
     listen: listen.map((l) => `/ip${l.host.includes(':') ? 6 : 4}/${l.host}/tcp/${l.port}`),
-    announce: init.announce?.map((a) => relayAddress(a, listenPort).toString()),
+    announce: init.announce?.map((a) => toMultiaddr(a, listenPort).toString()),
     mdns: init.mdns ?? true,
     isRelay: () => isRelayNow,
     dialPort,
@@ -180,7 +181,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   /** A relay announces its configured advertise addresses (e.g. a public IP in front of it). */
   const announceSelf = () => {
     const mine = isRelayNow ? (relayList.find((r) => r.nodeName === init.name)?.advertiseAddress ?? []) : [];
-    const want = new Set(mine.map((a) => relayAddress(a, listenPort).toString()));
+    const want = new Set(mine.map((a) => toMultiaddr(a, listenPort).toString()));
     for (const a of announced) if (!want.has(a)) internals.addressManager.removeObservedAddr(multiaddr(a));
     for (const a of want) internals.addressManager.confirmObservedAddr(multiaddr(a), { type: 'transport' });
     announced.clear();
@@ -379,7 +380,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       const boot = (async () => {
         while (!signal.aborted) {
           for (const b of bootstrap) {
-            const ma = relayAddress(b, listenPort);
+            const ma = toMultiaddr(b, listenPort);
             const connected = libp2p.getConnections().some((c) => c.remoteAddr.decapsulateCode(421).equals(ma));
             if (!connected) await dialQuietly(ma, 'dht bootstrap');
           }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { multiaddr } from '@multiformats/multiaddr';
-import { hostOf, judge, type ReachVerdict } from './reachability.ts';
+import { judge, type ReachVerdict } from './reachability.ts';
 
 const v = (peer: string, answer: ReachVerdict['answer'], at = 1_000): ReachVerdict => ({ peer, answer, at });
 
@@ -32,14 +31,4 @@ test('judge: public only with enough confirmations and no peer disagreeing', () 
   for (const c of cases) {
     assert.equal(judge(c.verdicts, c.now ?? 2_000).reachable, c.want, c.name);
   }
-});
-
-test('hostOf: the IP of a multiaddr', () => {
-  const cases = [
-    { name: 'ip4', addr: '/ip4/198.18.0.11/tcp/20006', want: '198.18.0.11' },
-    { name: 'ip6', addr: '/ip6/::1/tcp/1', want: '::1' },
-    { name: 'circuit', addr: '/ip4/198.18.0.11/tcp/20006/p2p-circuit', want: '198.18.0.11' },
-    { name: 'dns', addr: '/dns/relay.example/tcp/1', want: undefined },
-  ];
-  for (const c of cases) assert.equal(hostOf(multiaddr(c.addr)), c.want, c.name);
 });

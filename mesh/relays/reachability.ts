@@ -31,6 +31,7 @@ import {
   REACH_VERDICT_TTL_MS,
 } from '../constants.ts';
 import { readMessage, writeMessage } from '../stream-io.ts';
+import { hostOf, isCircuit } from '../transport/address.ts';
 
 export type ReachAnswer = 'ok' | 'nat' | 'failed' | 'relayed';
 
@@ -69,12 +70,6 @@ export function judge(
   return { reachable: ok >= required && against === 0, ok, against };
 }
 
-/** The IP of an `/ip4|ip6/…` multiaddr, if it has one. */
-export function hostOf(ma: Multiaddr): string | undefined {
-  return ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value;
-}
-
-const isCircuit = (c: Connection) => c.remoteAddr.toString().includes('/p2p-circuit');
 const isDirectTcp = (ma: Multiaddr) => {
   const names = ma.getComponents().map((c) => c.name);
   return (names[0] === 'ip4' || names[0] === 'ip6') && names[1] === 'tcp' && !names.includes('p2p-circuit');

@@ -18,7 +18,7 @@
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface';
 import type { TransportManager } from '@libp2p/interface-internal';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { sleep } from '../../common/async.ts';
 import type { Logger } from '../../common/log.ts';
 import {
@@ -33,6 +33,7 @@ import {
 } from '../constants.ts';
 import { looksLikePskMismatch } from '../errors.ts';
 import type { Directory } from '../records/directory.ts';
+import { isCircuit, toMultiaddr } from '../transport/address.ts';
 
 export interface RelayNode {
   nodeName: string;
@@ -124,19 +125,6 @@ interface RelayState {
   pinging: boolean;
   reserving: boolean;
   lastError?: string;
-}
-
-const isCircuit = (c: Connection) => c.remoteAddr.toString().includes('/p2p-circuit');
-
-/** `IP`, `IP:PORT` or a multiaddr → multiaddr. */
-export function relayAddress(text: string, defaultPort: number): Multiaddr {
-  if (text.startsWith('/')) return multiaddr(text);
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(text);
-  if (!m) throw new Error(`bad relay address ${text}`);
-  const host = (m[1] ?? m[2]) as string;
-  const port = m[3] === undefined ? defaultPort : Number(m[3]);
-  const proto = host.includes(':') ? 'ip6' : /^\d+\.\d+\.\d+\.\d+$/.test(host) ? 'ip4' : 'dns';
-  return multiaddr(`/${proto}/${host}/tcp/${port}`);
 }
 
 export function createRelayManager(init: RelayManagerInit, components: RelayManagerComponents): RelayManager {
@@ -365,7 +353,7 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
       const next = new Map<string, RelayState>();
       for (const cfg of list) {
         const prev = relays.get(cfg.nodeName);
-        const addrs = cfg.advertiseAddress.map((a) => relayAddress(a, defaultPort));
+        const addrs = cfg.advertiseAddress.map((a) => toMultiaddr(a, defaultPort));
         if (cfg.peerId) directory.pin(cfg.nodeName, cfg.peerId);
         const peer = prev?.peer ?? (cfg.peerId ? peerIdFromString(cfg.peerId) : undefined);
         next.set(cfg.nodeName, {

@@ -13,11 +13,10 @@ import { DIRECT_HEAD_START_MS } from '../constants.ts';
 import { looksLikePskMismatch, MeshError } from '../errors.ts';
 import type { Directory } from '../records/directory.ts';
 import type { RelayManager } from '../relays/relays.ts';
+import { isCircuit } from './address.ts';
 
 /** How a connection reaches its peer. */
 export type Route = { kind: 'direct'; addr: string } | { kind: 'relayed'; relay: string; relayPeer: string };
-
-export const isCircuit = (c: Connection): boolean => c.remoteAddr.toString().includes('/p2p-circuit');
 
 /** Backoff of direct dials to a peer after one failed. */
 const DIRECT_RETRY_MS = 30_000;

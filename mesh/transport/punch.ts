@@ -21,6 +21,7 @@ import { sleep } from '../../common/async.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Directory } from '../records/directory.ts';
 import { readMessage, varint } from '../stream-io.ts';
+import { isCircuit } from './address.ts';
 
 export const DCUTR_PROTOCOL = '/libp2p/dcutr';
 const CONNECT = 100;
@@ -79,8 +80,6 @@ export interface HolePuncher {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
-
-const isCircuit = (c: Connection) => c.remoteAddr.toString().includes('/p2p-circuit');
 
 export function createHolePuncher(
   init: HolePuncherInit,
