@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Logger } from '../common/log.ts';
 import { CONTENT_TYPE, type Registry } from '../common/metrics.ts';
 
@@ -36,7 +36,9 @@ function report(checks: Check[]): { ok: boolean; body: string } {
 export function buildHttpServer(init: HttpServerInit, components: HttpServerComponents) {
   const app = Fastify({
     loggerInstance: components.log.child({ component: 'gm.http' }),
-    disableRequestLogging: true,
+    // Probes arrive every few hundred ms; per-request lines would drown the log. (The top-level
+    // `disableRequestLogging` option is deprecated, FSTDEP023.)
+    logController: new LogController({ disableRequestLogging: true }),
     // Unknown query parameters are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
