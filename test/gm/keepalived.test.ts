@@ -10,8 +10,8 @@ import { sleep } from '../../common/async.ts';
 import { renderKeepalivedConf } from '../../deploy/keepalived/index.ts';
 import { addresses, startKeepalived } from '../../deploy/keepalived/testing/keepalived.ts';
 import { readManifest } from '../../deploy/keepalived/testing/manifest.ts';
+import { createLab, type Host } from '../../netlab/index.ts';
 import { startControlPlane } from '../envtest/index.ts';
-import { createLab, type Host } from '../netlab/index.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 const VIP = '198.18.0.50';

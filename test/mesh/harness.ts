@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { ManagedProcess } from '../../common/process/index.ts';
 import { MESH_NODE_FLAGS } from '../../mesh/constants.ts';
 import { generatePsk } from '../../mesh/pnet/psk.ts';
-import { createLab, type Host, type Lab, type NatMapping } from '../netlab/index.ts';
+import { createLab, type Host, type Lab, type NatMapping } from '../../netlab/index.ts';
 import { ECHO_SERVER, TRANSFER_CLIENT } from './tools.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../cli/fedmesh.ts');

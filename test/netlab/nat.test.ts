@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLab, type Host } from './index.ts';
+import { createLab, type Host } from '../../netlab/index.ts';
 
 /** Answers every connection with the remote address and port it sees, then closes. */
 const OBSERVER = `require('node:net').createServer((s) => { s.on('error', () => {}); s.end(s.remoteAddress + ':' + s.remotePort); }).listen(9000, '0.0.0.0')`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLab, labNamespaces } from './index.ts';
+import { createLab, labNamespaces } from '../../netlab/index.ts';
 
 /** A tiny HTTP server for inside a host: answers its own name. */
 const SERVER = `require('node:http').createServer((q, s) => s.end(process.argv[1])).listen(8080, '0.0.0.0')`;

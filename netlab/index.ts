@@ -1,6 +1,7 @@
 /**
- * netlab: several hosts on one machine as network namespaces on bridges, for tests that need a
- * real network (VIP failover, mesh relays, partitions). Addresses come from 198.18.0.0/15.
+ * netlab: several hosts on one machine as network namespaces on bridges, for whatever needs a
+ * real network (VIP failover, mesh relays, NAT, partitions): tests, benchmarks, a local sandbox.
+ * Needs root. Addresses come from 198.18.0.0/15.
  *
  *   const lab = await createLab(); t.after(() => lab.destroy());
  *   await lab.addSegment('lan');

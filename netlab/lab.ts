@@ -4,8 +4,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ConfigError, PrerequisiteError } from '../../common/errors.ts';
-import { type ManagedProcess, onExit, type SpawnInit, spawnManaged } from '../../common/process/index.ts';
+import { ConfigError, PrerequisiteError } from '../common/errors.ts';
+import { type ManagedProcess, onExit, type SpawnInit, spawnManaged } from '../common/process/index.ts';
 import {
   applyNat,
   applyShape,
@@ -90,8 +90,8 @@ export interface Lab {
   /** Adds a host that forwards between two segments and NATs what leaves through the outside one. */
   addRouter(name: string, init: RouterInit): Promise<Host>;
   /**
-   * Connects the root namespace (where the test process and envtest's API server run) to a
-   * segment with `address`, so lab hosts can reach a server the test started. The link is
+   * Connects the root namespace (where the caller and its local control plane run) to a
+   * segment with `address`, so lab hosts can reach a server the caller started. The link is
    * removed with the lab.
    */
   attachRoot(segment: string, address: string): Promise<{ dev: string; ip: string }>;

@@ -1,5 +1,5 @@
 // nfqdelay holds every packet of an NFQUEUE queue for a fixed delay, then accepts it: a one-way
-// link delay for kernels built without sch_netem (test infrastructure for netlab; stdlib only).
+// link delay for kernels built without sch_netem (part of netlab; stdlib only).
 //
 //	iptables -t mangle -A POSTROUTING -o eth0 -j NFQUEUE --queue-num 7 --queue-bypass
 //	nfqdelay -queue 7 -delay 40ms

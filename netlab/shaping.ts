@@ -20,7 +20,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ConfigError, PrerequisiteError } from '../../common/errors.ts';
+import { ConfigError, PrerequisiteError } from '../common/errors.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));

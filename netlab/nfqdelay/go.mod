@@ -1,0 +1,3 @@
+module fedmesh/netlab/nfqdelay
+
+go 1.24

@@ -1,3 +1,0 @@
-module fedmesh/test/netlab/nfqdelay
-
-go 1.24
