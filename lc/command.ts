@@ -4,6 +4,8 @@ import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
+import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
+import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import {
   BACKOFF_MAX_MS,
   DEFAULT_HTTP_LISTEN,
@@ -66,6 +68,7 @@ export const lcCommand: CommandSpec = {
       description: `worker API, health and metrics (default: ${DEFAULT_HTTP_LISTEN}, or :$BIND_PORT)`,
       value: 'HOST:PORT',
     },
+    ...listenerLimitFlags('http-', 'worker API and HTTP endpoint', DEFAULT_HTTP_LIMITS),
     'state-dir': { description: 'where the store lives', value: 'DIR', default: DEFAULT_STATE_DIR },
     'token-file': {
       description: 'ServiceAccount token (audience fedmesh) presented to the GM, re-read on every dial',
@@ -138,6 +141,7 @@ export const lcCommand: CommandSpec = {
         endpoints,
         stateDir: f['state-dir'],
         http,
+        httpLimits: limitsFromFlags(flags, 'http-'),
         tokenFile: f['token-file'],
         backoffMaxMs: Math.max(f['backoff-max'], 250),
         maxReportBytes: f['max-report-bytes'],

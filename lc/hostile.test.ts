@@ -3,6 +3,7 @@
  * worker posts is refused with a 4xx and stores nothing, or is a report the GM will take.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -176,4 +177,15 @@ test('LC worker API fuzz: no body makes it answer 500, and a refused one stores 
     }),
     { numRuns: 400 },
   );
+});
+
+test('LC HTTP: the listener limits apply (a connection that never sends its request is cut at the handshake deadline)', async (t) => {
+  const { url } = await runningLc(t, {
+    httpLimits: { maxConnections: 16, maxConnectionsPerSource: 16, handshakeTimeoutMs: 200 },
+  });
+  const { port } = new URL(url);
+  const socket = connect(Number(port), '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('POST /sedna/workers/w1/info HTTP/1.1\r\n'); // and never the rest
+  await new Promise((resolve) => socket.once('close', resolve));
 });

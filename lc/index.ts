@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
+import { DEFAULT_HTTP_LIMITS, guardHttpServer, type ListenerLimits } from '../common/net/guard.ts';
 import { isWireError, type Kind } from '../common/wire/index.ts';
 import {
   COALESCED_KINDS,
@@ -37,6 +38,8 @@ export interface LcInit {
   stateDir?: string;
   /** Worker API listen address; undefined: no HTTP server. Default in the CLI: 0.0.0.0:9100. */
   http?: { host: string; port: number };
+  /** Limits of the HTTP listener. Default DEFAULT_HTTP_LIMITS (1 024 connections, 256 per source, 10 s handshake). */
+  httpLimits?: ListenerLimits;
   /** File with the bearer token (re-read on every dial); missing file: no credentials. Default DEFAULT_TOKEN_FILE. */
   tokenFile?: string;
   /** Dial backoff bounds (ms), waited before every reconnect. Defaults 250 / 15 000. */
@@ -245,6 +248,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
         },
       )
     : undefined;
+  if (app) guardHttpServer(app.server, 'http', init.httpLimits ?? DEFAULT_HTTP_LIMITS, { registry, log });
 
   return {
     store,
