@@ -14,6 +14,9 @@
  * connection gater refuses reservations and circuits unless this node is a relay — listed in
  * `relayNodes`, or (without `relayNodes`) proven publicly reachable — so converting a node into a
  * relay, or back, takes effect without a restart.
+ *
+ * This file decides when and on which relays to act; dialling, pinging and reserving one relay
+ * are in relay.ts.
  */
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface';
 import type { TransportManager } from '@libp2p/interface-internal';
@@ -26,25 +29,13 @@ import {
   DISCOVERED_RELAY_MAX_FAILURES,
   DISCOVERED_RELAY_RETRY_MS,
   DISCOVERED_RELAY_VERIFY_MS,
-  RELAY_DIAL_TIMEOUT_MS,
-  RELAY_PING_FAILURES_TO_DROP,
-  RELAY_PING_TIMEOUT_MS,
   RELAY_PROBE_INTERVAL_MS,
 } from '../constants.ts';
-import { looksLikePskMismatch } from '../errors.ts';
 import type { Directory } from '../records/directory.ts';
-import { isCircuit, toMultiaddr } from '../transport/address.ts';
+import { toMultiaddr } from '../transport/address.ts';
+import { createRelayOps, newRelayState, type RelayNode, type RelaySource, type RelayState } from './relay.ts';
 
-export interface RelayNode {
-  nodeName: string;
-  /** `IP`, `IP:PORT` or a multiaddr; a bare IP uses the default port. */
-  advertiseAddress: string[];
-  /** Optional pin of the relay's peer ID (otherwise learned from its signed record). */
-  peerId?: string;
-}
-
-/** Where a relay came from: `relayNodes`, or a provider record in the DHT. */
-export type RelaySource = 'configured' | 'discovered';
+export type { RelayNode, RelaySource } from './relay.ts';
 
 export interface RelayStatus {
   name: string;
@@ -109,24 +100,6 @@ export interface RelayManagerComponents {
   log: Logger;
 }
 
-interface RelayState {
-  source: RelaySource;
-  /** Configured relays: the config entry. Discovered ones: a placeholder without a name. */
-  cfg: RelayNode;
-  addrs: Multiaddr[];
-  /** Discovered relays: when a connection to it was first seen without a serving record. */
-  unverifiedSince?: number;
-  peer?: PeerId;
-  rtt?: number;
-  failures: number;
-  pingFailures: number;
-  nextAttempt: number;
-  dialing: boolean;
-  pinging: boolean;
-  reserving: boolean;
-  lastError?: string;
-}
-
 export function createRelayManager(init: RelayManagerInit, components: RelayManagerComponents): RelayManager {
   const { libp2p, transportManager, directory } = components;
   const log = components.log.child({ component: 'mesh.relays' });
@@ -141,123 +114,17 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
   let selfRelay = false;
   let lastReserved = '';
   let wake: (() => void) | undefined;
-  // One reservation request at a time: the circuit transport clears its queue of waiting
-  // reservation jobs whenever it has "enough" relays, which would silently drop a concurrent one.
-  let reserving = false;
-
-  /** Name shown for a relay: configured name, else its record's name, else its peer ID. */
-  const nameOf = (s: RelayState): string =>
-    s.source === 'configured'
-      ? s.cfg.nodeName
-      : ((s.peer && directory.nameOf(s.peer.toString())) ?? s.peer?.toString() ?? 'unknown');
+  const ops = createRelayOps(
+    { onPskMismatch: init.onPskMismatch, onReserveSettled: () => wake?.() },
+    { libp2p, transportManager, directory, log },
+  );
+  const { nameOf, verified, directConn, reservedOn } = ops;
   const isSelf = (s: RelayState): boolean => s.source === 'configured' && s.cfg.nodeName === init.name;
   /** Every relay we know, configured ones first; a discovered peer that is also configured is skipped. */
   const all = (): RelayState[] => {
     const configured = [...relays.values()];
     const peers = new Set(configured.flatMap((s) => (s.peer ? [s.peer.toString()] : [])));
     return [...configured, ...[...discovered.values()].filter((s) => !peers.has(s.peer?.toString() ?? ''))];
-  };
-
-  const directConn = (peer: PeerId | undefined): Connection | undefined =>
-    peer ? libp2p.getConnections(peer).find((c) => c.status === 'open' && !isCircuit(c)) : undefined;
-  const reservedOn = (peer: PeerId): boolean =>
-    libp2p.getMultiaddrs().some((ma) => ma.toString().includes(`/p2p/${peer.toString()}/p2p-circuit`));
-  /**
-   * A configured relay is verified when its signed record carries the configured name; a
-   * discovered one when its signed record says it serves as a relay.
-   */
-  const verified = (s: RelayState): boolean => {
-    if (s.peer === undefined) return false;
-    const name = directory.nameOf(s.peer.toString());
-    if (s.source === 'configured') return name === s.cfg.nodeName;
-    return name !== undefined && directory.get(name)?.record.relay === true;
-  };
-
-  const dial = async (s: RelayState) => {
-    s.dialing = true;
-    const pin = s.cfg.peerId ?? (s.source === 'discovered' ? s.peer?.toString() : undefined);
-    const targets = pin
-      ? s.addrs.map((a) => (a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${pin}`)))
-      : s.addrs;
-    try {
-      // A discovered relay whose provider record came without addresses is dialled by peer ID
-      // (the peer store may know it from the DHT).
-      const target = targets.length === 0 && s.peer ? s.peer : targets;
-      const conn = await libp2p.dial(target, { signal: AbortSignal.timeout(RELAY_DIAL_TIMEOUT_MS) });
-      if (s.peer && !s.peer.equals(conn.remotePeer))
-        log.info({ relay: nameOf(s), peer: conn.remotePeer.toString() }, 'relay has a new peer ID');
-      s.peer = conn.remotePeer;
-      s.failures = 0;
-      s.pingFailures = 0;
-      if (s.lastError !== undefined) log.info({ relay: nameOf(s), peer: s.peer.toString() }, 'relay reachable again');
-      s.lastError = undefined;
-    } catch (err) {
-      s.failures++;
-      s.nextAttempt = performance.now() + Math.min(250 * 2 ** s.failures, 5_000);
-      const code = looksLikePskMismatch(err) ? 'ERR_PSK_MISMATCH' : 'ERR_UNREACHABLE';
-      if (code === 'ERR_PSK_MISMATCH') init.onPskMismatch?.();
-      if (s.lastError !== code) {
-        s.lastError = code;
-        if (code === 'ERR_PSK_MISMATCH') {
-          log.warn(
-            { relay: nameOf(s), source: s.source, code, err },
-            'relay refused our handshake: PSK mismatch (or not a fedmesh peer)',
-          );
-        } else {
-          log.warn({ relay: nameOf(s), source: s.source, code, err: (err as Error).message }, 'relay unreachable');
-        }
-      }
-    } finally {
-      s.dialing = false;
-    }
-  };
-
-  const ping = async (s: RelayState, conn: Connection) => {
-    s.pinging = true;
-    try {
-      const ping = (libp2p.services as { ping: { ping(p: PeerId, o: object): Promise<number> } }).ping;
-      const ms = await ping.ping(conn.remotePeer, { signal: AbortSignal.timeout(RELAY_PING_TIMEOUT_MS) });
-      s.rtt = s.rtt === undefined ? ms : 0.7 * s.rtt + 0.3 * ms;
-      s.pingFailures = 0;
-    } catch (err) {
-      s.pingFailures++;
-      // A busy relay answers late (its link is full of our own traffic), so one late answer only
-      // makes it a last choice; a relay silent for several probes in a row (host gone, link cut)
-      // is dropped, so its reservation moves and its tunnels resume elsewhere.
-      if (s.pingFailures === RELAY_PING_FAILURES_TO_DROP) {
-        log.warn(
-          { relay: nameOf(s), err: (err as Error).message, failures: s.pingFailures },
-          'relay stopped answering pings; dropping it',
-        );
-        conn.abort(new Error('relay ping failed'));
-        s.rtt = undefined;
-      }
-    } finally {
-      s.pinging = false;
-    }
-  };
-
-  const reserve = async (s: RelayState, conn: Connection) => {
-    s.reserving = true;
-    reserving = true;
-    const addr = conn.remoteAddr.decapsulateCode(421).encapsulate(`/p2p/${conn.remotePeer}/p2p-circuit`);
-    try {
-      // Bounded: a reservation job the transport dropped would otherwise hold `reserving` forever.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        transportManager.listen([addr]),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('reservation timed out')), RELAY_DIAL_TIMEOUT_MS * 3);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      log.info({ relay: nameOf(s), source: s.source, rttMs: s.rtt }, 'relay reservation made');
-    } catch (err) {
-      log.warn({ relay: nameOf(s), source: s.source, err: (err as Error).message }, 'relay reservation failed');
-    } finally {
-      s.reserving = false;
-      reserving = false;
-      wake?.();
-    }
   };
 
   /** Drops discovered relays that stopped answering or do not serve; they come back with the next lookup. */
@@ -289,10 +156,10 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
       if (s.source === 'discovered' && selfRelay) continue;
       const conn = directConn(s.peer);
       if (!conn) {
-        if (!s.dialing && now >= s.nextAttempt) void dial(s);
+        if (!s.dialing && now >= s.nextAttempt) void ops.dial(s);
         continue;
       }
-      if (!s.pinging) void ping(s, conn);
+      if (!s.pinging) void ops.ping(s, conn);
     }
     if (selfRelay) return;
     const usable = all()
@@ -300,10 +167,10 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
       .sort((a, b) => (a.rtt ?? Number.POSITIVE_INFINITY) - (b.rtt ?? Number.POSITIVE_INFINITY));
     let held = usable.filter((s) => s.peer && reservedOn(s.peer)).length;
     for (const s of usable) {
-      if (held >= want || reserving) break;
+      if (held >= want || ops.reserving) break;
       if (s.peer && !reservedOn(s.peer)) {
         held++;
-        void reserve(s, directConn(s.peer) as Connection);
+        void ops.reserve(s, directConn(s.peer) as Connection);
       }
     }
     const reserved = usable
@@ -334,19 +201,6 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
     init.onRelayRoleChanged(next);
   };
 
-  const fresh = (source: RelaySource, cfg: RelayNode, addrs: Multiaddr[], peer?: PeerId): RelayState => ({
-    source,
-    cfg,
-    addrs,
-    peer,
-    failures: 0,
-    pingFailures: 0,
-    nextAttempt: 0,
-    dialing: false,
-    pinging: false,
-    reserving: false,
-  });
-
   return {
     want,
     update(list, defaultPort) {
@@ -357,7 +211,7 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
         if (cfg.peerId) directory.pin(cfg.nodeName, cfg.peerId);
         const peer = prev?.peer ?? (cfg.peerId ? peerIdFromString(cfg.peerId) : undefined);
         next.set(cfg.nodeName, {
-          ...fresh('configured', cfg, addrs, peer),
+          ...newRelayState('configured', cfg, addrs, peer),
           rtt: prev?.rtt,
           dialing: prev?.dialing ?? false,
           pinging: prev?.pinging ?? false,
@@ -388,7 +242,7 @@ export function createRelayManager(init: RelayManagerInit, components: RelayMana
         if (direct.length) prev.addrs = direct;
         return;
       }
-      discovered.set(key, fresh('discovered', { nodeName: '', advertiseAddress: [] }, direct, peer));
+      discovered.set(key, newRelayState('discovered', { nodeName: '', advertiseAddress: [] }, direct, peer));
       log.info({ peer: key, node: directory.nameOf(key), addrs: direct.map(String) }, 'relay discovered');
       wake?.();
     },
