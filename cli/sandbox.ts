@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { CommandSpec } from '../common/cli/command.ts';
+import { freePort } from '../common/net/ports.ts';
 import { type ManagedProcess, spawnManaged } from '../common/process/index.ts';
-import { freePort, startControlPlane } from '../controlplane/index.ts';
+import { startControlPlane } from '../controlplane/index.ts';
 import { installCrds } from '../crds/index.ts';
 import { GM_NODE_OPTIONS } from '../gm/hub/constants.ts';
 

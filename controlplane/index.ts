@@ -9,13 +9,7 @@
  *   await plane.stop();                               // no process left
  */
 export { type Binaries, cacheDir, ensureBinaries } from './build.ts';
-export {
-  type ControlPlane,
-  type ControlPlaneInit,
-  type ControlPlaneState,
-  freePort,
-  startControlPlane,
-  startEtcd,
-} from './controlplane.ts';
+export { type ControlPlane, type ControlPlaneInit, type ControlPlaneState, startControlPlane } from './controlplane.ts';
 export { startDetached, stopDetached } from './daemon.ts';
+export { startEtcd } from './etcd.ts';
 export { ETCD_VERSION, KUBERNETES_VERSION } from './versions.ts';

@@ -2,8 +2,8 @@
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { sleep } from '../../common/async.ts';
+import { freePort } from '../../common/net/ports.ts';
 import { spawnManaged } from '../../common/process/index.ts';
-import { freePort } from '../../controlplane/index.ts';
 import { quantile, round } from '../stats.ts';
 import { pool, usage } from './sim.ts';
 

@@ -12,7 +12,9 @@ import { after, before, type TestContext } from 'node:test';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, startControlPlane } from '../../controlplane/index.ts';
 
-export { type ControlPlane, type ControlPlaneInit, freePort, startControlPlane } from '../../controlplane/index.ts';
+// Tests that run servers beside the control plane need free ports too.
+export { freePort } from '../../common/net/ports.ts';
+export { type ControlPlane, type ControlPlaneInit, startControlPlane } from '../../controlplane/index.ts';
 
 export interface Envtest {
   /** The running control plane (valid inside tests, after the file's `before` hook). */

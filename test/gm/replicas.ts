@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { createKubeRest, type KubeRest } from '../../common/kube/rest.ts';
+import { freePort } from '../../common/net/ports.ts';
 import { type ManagedProcess, spawnManaged } from '../../common/process/index.ts';
 import { installCrds } from '../../crds/install.ts';
 import type { ControlPlane } from '../envtest/index.ts';
-import { freePort } from '../envtest/index.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { freePort } from '../../common/net/ports.ts';
 import { spawnManaged } from '../../common/process/index.ts';
 import { installCrds } from '../../crds/install.ts';
-import { freePort, useEnvtest } from '../envtest/index.ts';
+import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
 import {
   adminRest,

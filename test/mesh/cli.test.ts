@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../common/net/ports.ts';
 import { spawnManaged } from '../../common/process/index.ts';
-import { freePort } from '../envtest/index.ts';
 import { until } from './harness.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../cli/fedmesh.ts');

@@ -11,12 +11,12 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
+import { freePort } from '../../common/net/ports.ts';
 import { spawnManaged } from '../../common/process/index.ts';
 import { TUNNEL_PROTOCOL } from '../../mesh/constants.ts';
 import { generatePsk, parsePsk } from '../../mesh/pnet/psk.ts';
 import { frame, readMessage } from '../../mesh/stream-io.ts';
 import { buildLibp2p } from '../../mesh/transport/libp2p.ts';
-import { freePort } from '../envtest/index.ts';
 import { createMeshLab, type LogLine, until } from './harness.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../cli/fedmesh.ts');
