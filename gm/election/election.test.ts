@@ -76,3 +76,49 @@ test('no term, no writes', () => {
   assert.equal(guard.remainingMs(), 0);
   assert.throws(() => guard.check(), { code: 'ERR_NOT_LEADER' });
 });
+
+const realClock: Clock = { now: () => performance.now(), wall: () => new Date() };
+const delay = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
+    });
+  });
+
+test('a write in flight outlives the window it started in when a renew extends it', async () => {
+  const term = new AbortController();
+  let trustedUntil = realClock.now() + 60;
+  const guard = createFencingGuard({ termSignal: () => term.signal, trustedUntil: () => trustedUntil }, realClock);
+  const renew = setTimeout(() => (trustedUntil = realClock.now() + 300), 30);
+  // The request takes longer than the window it was sent in: the API's answer comes back.
+  assert.equal(
+    await guard.write(async (s) => {
+      await delay(150, s);
+      return 'answered';
+    }),
+    'answered',
+  );
+  clearTimeout(renew);
+});
+
+test('a write in flight when the window closes is cancelled and rejects with NotLeaderError', async () => {
+  const term = new AbortController();
+  const trustedUntil = realClock.now() + 60;
+  const guard = createFencingGuard({ termSignal: () => term.signal, trustedUntil: () => trustedUntil }, realClock);
+  await assert.rejects(
+    guard.write((s) => delay(5_000, s)),
+    { name: 'NotLeaderError', code: 'ERR_NOT_LEADER' },
+  );
+  // A refusal by the API server is not dressed up as a lost lease.
+  const refused = Object.assign(new Error('403 Forbidden'), { name: 'KubeApiError' });
+  await assert.rejects(
+    createFencingGuard({ termSignal: () => term.signal, trustedUntil: () => realClock.now() + 1000 }, realClock).write(
+      async () => {
+        throw refused;
+      },
+    ),
+    (err) => err === refused,
+  );
+});

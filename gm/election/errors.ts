@@ -2,8 +2,11 @@ import { FedmeshError } from '../../common/errors.ts';
 
 /** A guarded write was attempted by a replica that does not (or may no longer) hold the lease. */
 export class NotLeaderError extends FedmeshError {
-  constructor(message = 'this replica is not the leader (or can no longer be sure it is): write refused') {
-    super(message, 'ERR_NOT_LEADER');
+  constructor(
+    message = 'this replica is not the leader (or can no longer be sure it is): write refused',
+    options?: ErrorOptions,
+  ) {
+    super(message, 'ERR_NOT_LEADER', options);
     this.name = 'NotLeaderError';
   }
 }

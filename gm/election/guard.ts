@@ -13,8 +13,9 @@ export interface FencingGuard {
   /** True when check() would pass. */
   valid(): boolean;
   /**
-   * Runs `fn` if check() passes, with a signal that aborts when the trusted window closes or the
-   * term ends, so an in-flight request is cancelled instead of landing late.
+   * Runs `fn` if check() passes, with a signal that aborts when the trusted window closes (renewals
+   * meanwhile extend it) or the term ends, so an in-flight request is cancelled instead of landing
+   * late. A write cancelled that way rejects with NotLeaderError, not the request's AbortError.
    */
   write<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
   /** Milliseconds left in the trusted window (0 when not leading). */
@@ -43,7 +44,30 @@ export function createFencingGuard(view: TermView, clock: Clock): FencingGuard {
     async write(fn) {
       guard.check();
       const term = view.termSignal() as AbortSignal;
-      return fn(AbortSignal.any([term, AbortSignal.timeout(Math.max(1, Math.floor(remainingMs())))]));
+      // The window is judged again when it would have closed: a renew since then moved it, and a
+      // slow request that a renewed leader sent (a Pod admission waiting ~1.3 s for a missing
+      // ServiceAccount) must come back with the API's answer, not be cut off at the old deadline.
+      const closed = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        timer = setTimeout(
+          () => (remainingMs() > 0 ? arm() : closed.abort(new NotLeaderError())),
+          Math.max(1, Math.ceil(remainingMs())),
+        );
+      };
+      arm();
+      try {
+        return await fn(AbortSignal.any([term, closed.signal]));
+      } catch (err) {
+        // Only the abort is translated: an answer the API server gave stays what it was.
+        const aborted = (err as Error)?.name === 'AbortError' || err === term.reason || err === closed.signal.reason;
+        if (aborted && (term.aborted || closed.signal.aborted)) {
+          throw new NotLeaderError('leadership ended while the write was in flight', { cause: err });
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   return guard;
