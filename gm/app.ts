@@ -77,6 +77,10 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
     'Latency of lease acquire/renew attempts.',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
+  const leaseErrors = registry.counter(
+    'fedmesh_gm_lease_errors_total',
+    'Failed lease acquire/renew attempts by reason (the API reason, Timeout, or a socket error code).',
+  );
 
   const lock = createLeaseLock({ namespace: init.leaseNamespace, name: init.leaseName, identity: init.id }, rest);
   // Events in flight are awaited before shutdown closes the client: the last one is "stopped leading".
@@ -118,7 +122,10 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
     {
       lock,
       log,
-      observer: { renewAttempt: (ms, ok) => renewLatency.observe(ms / 1000, { result: ok ? 'success' : 'failure' }) },
+      observer: {
+        renewAttempt: (ms, ok) => renewLatency.observe(ms / 1000, { result: ok ? 'success' : 'failure' }),
+        attemptFailed: (reason) => leaseErrors.inc(1, { reason }),
+      },
       callbacks: {
         async onStartedLeading(signal) {
           transitions.inc();
@@ -170,12 +177,25 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
         : 'no successful API contact within the lease duration';
     },
   };
+  // A replica whose Lease requests the API server refuses can never lead: say why, in both modes.
+  const leaseCheck: Check = {
+    name: 'lease',
+    failure: () => {
+      const p = elector.status().problem;
+      if (!p) return undefined;
+      const lease = `${init.leaseNamespace}/${init.leaseName}`;
+      return p.op === 'create' && p.status === 404
+        ? `lease namespace "${init.leaseNamespace}" not found (${p.message}); create it or choose another with --lease-namespace`
+        : `${p.op} of Lease ${lease} refused: ${p.message}`;
+    },
+  };
   const readyz: Check[] =
     init.readyz === 'leader'
-      ? [{ name: 'leader', failure: () => (elector.isLeader() ? undefined : 'not the leader') }]
+      ? [{ name: 'leader', failure: () => (elector.isLeader() ? undefined : 'not the leader') }, leaseCheck]
       : [
           apiCheck,
           { name: 'lease-watch', failure: () => (elector.status().watchSynced ? undefined : 'lease watch not synced') },
+          leaseCheck,
           ...replicaChecks,
         ];
   const app = buildHttpServer(

@@ -6,6 +6,7 @@ import { JITTER_FACTOR, RELEASE_TIMEOUT_MS, STOP_RUNNABLES_MAX_MS, WATCH_RETRY_M
 import { LeaseLostError } from './errors.ts';
 import { createFencingGuard, type FencingGuard } from './guard.ts';
 import type { LeaseLock, Observed } from './lock.ts';
+import { createProblemReporter, type LeaseOp, type LeaseProblem } from './problems.ts';
 import { type LeaderElectionRecord, microTime } from './record.ts';
 import { validateTiming } from './timing.ts';
 
@@ -41,6 +42,8 @@ export interface LeaderCallbacks {
 export interface ElectorObserver {
   renewAttempt?(latencyMs: number, ok: boolean): void;
   apiContact?(): void;
+  /** An acquire/renew attempt failed; `reason` is the API's (`NotFound`, `Conflict`), `Timeout` or a socket error code. */
+  attemptFailed?(reason: string): void;
 }
 
 export interface LeaderElectorComponents {
@@ -63,6 +66,8 @@ export interface ElectorStatus {
   watchSynced: boolean;
   /** Milliseconds since any request to the API server last succeeded; undefined if never. */
   apiContactAgeMs: number | undefined;
+  /** The API server refused the last acquire/renew attempt (e.g. the Lease namespace does not exist). */
+  problem: LeaseProblem | undefined;
 }
 
 export interface LeaderElector {
@@ -136,6 +141,10 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
   let watchSynced = !watchOn;
   let lastApiContact: number | undefined;
   const wakeup = createWakeup();
+  const problems = createProblemReporter(
+    { namespace: lock.namespace },
+    { log, onFailure: (reason) => observer?.attemptFailed?.(reason) },
+  );
   let expiryTimer: NodeJS.Timeout | undefined;
   let fenceTimer: NodeJS.Timeout | undefined;
 
@@ -208,6 +217,7 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
   /** client-go's tryAcquireOrRenew. True when this replica holds the lease as of `sentAt`. */
   async function tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const sentAt = clock.now();
+    let op: LeaseOp = 'get';
     try {
       // Fast path: the leader renews against its cached version without a GET.
       if (term && observed && observed.record.holderIdentity === id) {
@@ -220,6 +230,7 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
           contact();
           note(o, 'write');
           lastRenewSentAt = sentAt;
+          problems.succeeded();
           return true;
         } catch (err) {
           if (signal.aborted) throw err;
@@ -229,9 +240,11 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
       const cur = await lock.get(signal);
       contact();
       if (!cur) {
+        op = 'create';
         const o = await lock.create(desired('', 0), signal);
         note(o, 'write');
         lastRenewSentAt = sentAt;
+        problems.succeeded();
         return true;
       }
       note(cur, 'read');
@@ -242,9 +255,11 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
         rec.holderIdentity !== id &&
         observedAt + rec.leaseDurationSeconds * 1000 > now
       ) {
+        problems.succeeded();
         return false;
       }
       const mine = rec.holderIdentity === id;
+      op = 'update';
       const o = await lock.update(
         desired(mine ? rec.acquireTime : '', mine ? rec.leaderTransitions : rec.leaderTransitions + 1),
         cur.resourceVersion,
@@ -252,9 +267,10 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
       );
       note(o, 'write');
       lastRenewSentAt = sentAt;
+      problems.succeeded();
       return true;
     } catch (err) {
-      if (!signal.aborted) log.debug({ err }, 'acquire/renew attempt failed');
+      if (!signal.aborted) problems.failed(err, op);
       return false;
     } finally {
       observer?.renewAttempt?.(clock.now() - sentAt, lastRenewSentAt === sentAt);
@@ -359,6 +375,7 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
       lastRenewAgeMs: lastRenewSentAt === undefined ? undefined : clock.now() - lastRenewSentAt,
       watchSynced,
       apiContactAgeMs: lastApiContact === undefined ? undefined : clock.now() - lastApiContact,
+      problem: problems.current(),
     }),
     async run(signal) {
       const watching = watchOn ? watchLoop(signal) : Promise.resolve();

@@ -14,6 +14,8 @@ export interface Observed {
  */
 export interface LeaseLock {
   readonly identity: string;
+  /** The Lease's namespace. */
+  readonly namespace: string;
   /** `namespace/name`, for logs. */
   describe(): string;
   /** The current record, or undefined when the Lease does not exist. */
@@ -58,6 +60,7 @@ export function createLeaseLock(init: LeaseLockInit, rest: KubeRest): LeaseLock 
   });
   return {
     identity: init.identity,
+    namespace: init.namespace,
     describe: () => `${init.namespace}/${init.name}`,
     uid: () => leaseUid,
     async get(signal) {
