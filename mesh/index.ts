@@ -17,9 +17,8 @@ export {
   type MeshNodeComponents,
   type MeshNodeInit,
   type MeshReconfig,
-  type MeshStatus,
-  type PeerStatus,
 } from './node.ts';
 export { generatePsk, parsePsk, readPskFile } from './pnet/psk.ts';
 export type { RelayNode, RelayStatus } from './relays/relays.ts';
+export type { MeshStatus, PeerStatus } from './status.ts';
 export type { MeshTunnel, OpenTunnelOptions, TunnelInfo } from './tunnel/tunnel.ts';

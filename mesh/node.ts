@@ -1,29 +1,34 @@
 /**
  * One mesh node: identity, libp2p, records, relays, dialer and tunnels wired together, with the
- * lifecycle `start(signal)` (resolves once stopped) and `ready` (resolves once reachable).
+ * lifecycle `start(signal)` (resolves once stopped) and `ready` (resolves once reachable). Only
+ * the wiring and the lifecycle are here; `/status` is assembled in status.ts, the gauges in
+ * metrics.ts, PSK mismatch reporting in pnet/mismatch.ts, mDNS and bootstrap dials in
+ * transport/peering.ts.
  */
-import type { Connection, PeerId } from '@libp2p/interface';
+import type { PeerId } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../common/log.ts';
 import type { Registry } from '../common/metrics.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
-import { looksLikePskMismatch } from './errors.ts';
+import { registerNodeGauges, tunnelMetrics } from './metrics.ts';
+import { createPskMismatchReport } from './pnet/mismatch.ts';
 import { pskFingerprint } from './pnet/psk.ts';
-import type { PskMismatch } from './pnet/psk-guard.ts';
 import { createDirectory } from './records/directory.ts';
 import { loadOrCreateIdentity } from './records/identity.ts';
 import { createRecordService, type Dht } from './records/records.ts';
-import { createRelayDiscovery, type ProviderDht, type RelayDiscoveryStatus } from './relays/discovery.ts';
-import { createReachability, type ReachabilityStatus } from './relays/reachability.ts';
-import { createRelayManager, type RelayNode, type RelayStatus } from './relays/relays.ts';
-import { hostOf, isCircuit, toMultiaddr } from './transport/address.ts';
+import { createRelayDiscovery, type ProviderDht } from './relays/discovery.ts';
+import { createReachability } from './relays/reachability.ts';
+import { createRelayManager, type RelayNode } from './relays/relays.ts';
+import { type MeshStatus, meshStatus } from './status.ts';
+import { toMultiaddr } from './transport/address.ts';
 import { createDialer } from './transport/dial.ts';
 import { buildLibp2p } from './transport/libp2p.ts';
-import { createHolePuncher, type NatMapping } from './transport/punch.ts';
+import { createPeering } from './transport/peering.ts';
+import { createHolePuncher } from './transport/punch.ts';
 import type { SessionInit } from './tunnel/session/session.ts';
 import { createTargetPolicy, DEFAULT_ALLOW, type TargetPolicy } from './tunnel/targets.ts';
-import { createTunnelService, type MeshTunnel, type OpenTunnelOptions, type TunnelInfo } from './tunnel/tunnel.ts';
+import { createTunnelService, type MeshTunnel, type OpenTunnelOptions } from './tunnel/tunnel.ts';
 
 export interface MeshNodeInit {
   /** Kubernetes node name of this node (DNS-1123 subdomain). */
@@ -71,30 +76,6 @@ export interface MeshReconfig {
   dhtBootstrap?: string[];
 }
 
-export interface PeerStatus {
-  peer: string;
-  node?: string;
-  route: 'direct' | 'relayed';
-  addr: string;
-}
-
-export interface MeshStatus {
-  name: string;
-  peerId: string;
-  relay: boolean;
-  addrs: string[];
-  /** Relays from `relayNodes` (`source: configured`) and from the DHT (`source: discovered`). */
-  relays: RelayStatus[];
-  /** How relays are chosen (`automatic` without `relayNodes`) and whether this node serves as one. */
-  relayDiscovery: RelayDiscoveryStatus;
-  /** Dial-back verdicts of peers: is this node publicly reachable? */
-  reachability: ReachabilityStatus;
-  peers: PeerStatus[];
-  tunnels: TunnelInfo[];
-  /** Our NAT's mapping behaviour as our relays observe it. */
-  nat: { mapping: NatMapping; observed: string[] };
-}
-
 export interface MeshNode {
   readonly name: string;
   readonly peerId: PeerId;
@@ -122,30 +103,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   let isRelayNow = false;
   const dialPort = init.dialPort === 0 ? undefined : (init.dialPort ?? listenPort + 1);
   const registry = components.registry;
-  const pskMismatches = registry?.counter(
-    'fedmesh_mesh_psk_mismatch_total',
-    'Handshakes that failed as a PSK mismatch (or not a fedmesh peer): inbound = accepted, outbound = our dials to relays and bootstrap/mDNS peers',
-  );
-  const pskLoggedAt = new Map<string, number>();
-  /** The accepting side (pnet/psk-guard.ts); the dialing side logs its own failures where it dials. */
-  const onPskMismatch = (m: PskMismatch) => {
-    pskMismatches?.inc(1, { direction: 'inbound' });
-    let host = m.remoteAddr;
-    try {
-      host = hostOf(multiaddr(m.remoteAddr)) ?? m.remoteAddr;
-    } catch {
-      // Keep the text as it came.
-    }
-    const now = performance.now();
-    // One line per remote host per minute: a misconfigured peer retries every few seconds.
-    if (now - (pskLoggedAt.get(host) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
-    pskLoggedAt.set(host, now);
-    if (pskLoggedAt.size > 1024) pskLoggedAt.clear();
-    log.warn(
-      { code: 'ERR_PSK_MISMATCH', remote: m.remoteAddr, direction: 'inbound' },
-      'inbound connection failed the handshake: PSK mismatch (or not a fedmesh peer)',
-    );
-  };
+  const pskMismatch = createPskMismatchReport({ log, registry });
 
   const { node: libp2p, internals } = await buildLibp2p({
     privateKey: identity.privateKey,
@@ -155,7 +113,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     mdns: init.mdns ?? true,
     isRelay: () => isRelayNow,
     dialPort,
-    onPskMismatch,
+    onPskMismatch: (m) => pskMismatch.inbound(m),
   });
   const directory = createDirectory();
   const records = createRecordService(
@@ -167,7 +125,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       name: init.name,
       reservations: init.reservations,
       onReservationsChanged: () => void records.publish(),
-      onPskMismatch: () => pskMismatches?.inc(1, { direction: 'outbound' }),
+      onPskMismatch: () => pskMismatch.outbound(),
       onRelayRoleChanged: (relay) => {
         isRelayNow = relay;
         announceSelf();
@@ -211,46 +169,10 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       records,
       directory,
       log,
-      metrics: registry && {
-        refused: registry.counter('fedmesh_mesh_tunnel_refused_total', 'Tunnel requests refused, by reason'),
-        resumes: registry.counter('fedmesh_mesh_tunnel_resumes_total', 'Tunnel sessions resumed on a new path'),
-        failover: registry.histogram(
-          'fedmesh_mesh_tunnel_failover_seconds',
-          'Time from losing a tunnel path to resuming on another',
-          [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-        ),
-      },
+      metrics: registry && tunnelMetrics(registry),
     },
   );
-  if (registry) {
-    registry.gauge('fedmesh_mesh_peers', 'Connected peers', () => libp2p.getPeers().length);
-    registry.gauge(
-      'fedmesh_mesh_relay_reservations',
-      'Relay reservations held',
-      () => relays.status().filter((r) => r.reserved).length,
-    );
-    registry.gauge('fedmesh_mesh_tunnels', 'Open tunnels', () => tunnels.list().length);
-    registry.gauge('fedmesh_mesh_relay', '1 while this node serves as a relay', () => (isRelayNow ? 1 : 0));
-    registry.gauge('fedmesh_mesh_public_reachable', '1 while peers confirm this node is reachable (dial-back)', () =>
-      reachability.reachable() ? 1 : 0,
-    );
-    // Labelled gauges are set by the unlabelled one before them, which the registry renders first.
-    registry.gauge('fedmesh_mesh_relays_usable', 'Relays connected and verified, all sources', () => {
-      const usable = relays.usable();
-      const reserved = { configured: 0, discovered: 0 };
-      for (const r of relays.status()) if (r.reserved) reserved[r.source]++;
-      for (const source of ['configured', 'discovered'] as const) {
-        usableBySource.set(usable[source], { source });
-        reservedBySource.set(reserved[source], { source });
-      }
-      return usable.configured + usable.discovered;
-    });
-    const usableBySource = registry.gauge('fedmesh_mesh_relays_usable_by_source', 'Relays usable, by source');
-    const reservedBySource = registry.gauge(
-      'fedmesh_mesh_relay_reservations_by_source',
-      'Relay reservations held, by source (configured or discovered)',
-    );
-  }
+  if (registry) registerNodeGauges(registry, { libp2p, relays, tunnels, reachability, isRelay: () => isRelayNow });
 
   let resolveReady: () => void = () => {};
   let rejectReady: (err: unknown) => void = () => {};
@@ -260,46 +182,11 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   });
   ready.catch(() => {});
 
-  const pskWarned = new Set<string>();
-  const dialQuietly = async (target: PeerId | ReturnType<typeof multiaddr>, why: string) => {
-    try {
-      await libp2p.dial(target, { signal: AbortSignal.timeout(5_000) });
-    } catch (err) {
-      const key = target.toString();
-      if (looksLikePskMismatch(err)) {
-        pskMismatches?.inc(1, { direction: 'outbound' });
-        if (!pskWarned.has(key)) {
-          pskWarned.add(key);
-          log.warn(
-            { code: 'ERR_PSK_MISMATCH', target: key, why },
-            'peer refused our handshake: PSK mismatch (or not a fedmesh peer)',
-          );
-        }
-      } else {
-        log.debug({ target: key, why, err: (err as Error).message }, 'dial failed');
-      }
-    }
-  };
-  const onDiscovery = (evt: CustomEvent<{ id: PeerId }>) => {
-    // mDNS found a LAN peer: connect now, so the record exchange runs and the LAN keeps working
-    // when the way to the relays is cut.
-    if (libp2p.getConnections(evt.detail.id).length === 0) void dialQuietly(evt.detail.id, 'mdns');
-  };
-  const connLog = log.child({ component: 'mesh.conn' });
-  const onConnEvent = (what: string) => (evt: CustomEvent<Connection>) => {
-    const c = evt.detail;
-    connLog.debug(
-      {
-        peer: c.remotePeer.toString(),
-        node: directory.nameOf(c.remotePeer.toString()),
-        addr: c.remoteAddr.toString(),
-        direction: c.direction,
-      },
-      what,
-    );
-  };
-  const onConnOpen = onConnEvent('connection opened');
-  const onConnClose = onConnEvent('connection closed');
+  const peering = createPeering(
+    { bootstrap: () => bootstrap, defaultPort: listenPort, onPskMismatch: () => pskMismatch.outbound() },
+    { libp2p, directory, log },
+  );
+  let stopPeering: (() => void) | undefined;
   let addrTimer: NodeJS.Timeout | undefined;
   const onSelfUpdate = () => {
     clearTimeout(addrTimer);
@@ -326,37 +213,25 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         discovery.poke();
       }
     },
-    status() {
-      return {
+    status: () =>
+      meshStatus({
         name: init.name,
-        peerId: peerId.toString(),
-        relay: isRelayNow,
-        addrs: libp2p.getMultiaddrs().map(String),
-        relays: relays.status(),
-        relayDiscovery: discovery.status(),
-        reachability: reachability.status(),
-        peers: libp2p
-          .getConnections()
-          .filter((c) => c.status === 'open')
-          .map((c) => ({
-            peer: c.remotePeer.toString(),
-            node: directory.nameOf(c.remotePeer.toString()),
-            route: isCircuit(c) ? 'relayed' : 'direct',
-            addr: c.remoteAddr.toString(),
-          })),
-        tunnels: tunnels.list(),
-        nat: puncher.mapping(),
-      };
-    },
+        libp2p,
+        isRelay: () => isRelayNow,
+        relays,
+        discovery,
+        reachability,
+        directory,
+        tunnels,
+        puncher,
+      }),
     async start(signal) {
       try {
         relays.update(relayList, listenPort);
         await libp2p.start();
         announceSelf();
-        libp2p.addEventListener('peer:discovery', onDiscovery);
+        stopPeering = peering.listen();
         libp2p.addEventListener('self:peer:update', onSelfUpdate);
-        libp2p.addEventListener('connection:open', onConnOpen);
-        libp2p.addEventListener('connection:close', onConnClose);
         await tunnels.start();
         await puncher.start();
         await records.start();
@@ -377,25 +252,11 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         throw err;
       }
       const loop = Promise.all([relays.start(signal), reachability.start(signal), discovery.start(signal)]);
-      const boot = (async () => {
-        while (!signal.aborted) {
-          for (const b of bootstrap) {
-            const ma = toMultiaddr(b, listenPort);
-            const connected = libp2p.getConnections().some((c) => c.remoteAddr.decapsulateCode(421).equals(ma));
-            if (!connected) await dialQuietly(ma, 'dht bootstrap');
-          }
-          await new Promise((r) => {
-            const t = setTimeout(r, 10_000);
-            signal.addEventListener('abort', () => r(clearTimeout(t)), { once: true });
-          });
-        }
-      })();
+      const boot = peering.bootstrap(signal);
       if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
       clearTimeout(addrTimer);
-      libp2p.removeEventListener('peer:discovery', onDiscovery);
+      stopPeering?.();
       libp2p.removeEventListener('self:peer:update', onSelfUpdate);
-      libp2p.removeEventListener('connection:open', onConnOpen);
-      libp2p.removeEventListener('connection:close', onConnClose);
       await Promise.all([loop, boot]);
       await tunnels.stop();
       await puncher.stop();
