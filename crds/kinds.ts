@@ -1,3 +1,4 @@
+import type { Kind } from '../common/wire/kinds.ts';
 import { type Dataset, datasetKind } from './schema/dataset.ts';
 import type { KindDefinition } from './schema/define.ts';
 import { type FederatedLearningJob, federatedLearningJobKind } from './schema/federatedlearningjob.ts';
@@ -17,6 +18,11 @@ export const KINDS = [
 ] as const;
 
 export type KindName = (typeof KINDS)[number]['kind'];
+
+// The kinds are listed once, in common/wire/kinds.ts; this fails to compile if a schema is missing
+// here or one is defined that the wire does not carry.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+true satisfies Same<KindName, Kind>;
 
 /** The TS type of each kind's object. */
 export interface Resources {

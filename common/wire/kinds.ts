@@ -3,7 +3,11 @@
  * Kubernetes Kind so a frame's `kind` equals the `kind` field of the object it carries.
  */
 
-/** Kubernetes Kinds (group sedna.io, v1alpha1) the protocols carry, in fedmesh spelling. */
+/**
+ * Kubernetes Kinds (group sedna.io, v1alpha1) the protocols carry, in fedmesh spelling: the one list
+ * of Sedna kinds. crds/kinds.ts defines a schema for each (checked there), the operators' resource
+ * table derives from it, Sedna's lowercase names derive from it here.
+ */
 export const KINDS = [
   'Dataset',
   'Model',
@@ -14,16 +18,9 @@ export const KINDS = [
 ] as const;
 export type Kind = (typeof KINDS)[number];
 
-/** The same kinds as Sedna's `resourceKind` (lowercase), index-aligned with KINDS. */
-export const SEDNA_KINDS = [
-  'dataset',
-  'model',
-  'jointinferenceservice',
-  'federatedlearningjob',
-  'incrementallearningjob',
-  'lifelonglearningjob',
-] as const;
-export type SednaKind = (typeof SEDNA_KINDS)[number];
+/** The same kinds as Sedna's `resourceKind`: the Kind in lowercase, index-aligned with KINDS. */
+export type SednaKind = Lowercase<Kind>;
+export const SEDNA_KINDS: readonly SednaKind[] = KINDS.map((k) => k.toLowerCase() as SednaKind);
 
 const toSedna = new Map<string, SednaKind>(KINDS.map((k, i) => [k, SEDNA_KINDS[i] as SednaKind]));
 const fromSedna = new Map<string, Kind>(SEDNA_KINDS.map((k, i) => [k, KINDS[i] as Kind]));

@@ -1,5 +1,7 @@
 /** The API resources the operators read and write, and the small object shape they rely on. */
+import { KINDS, type Kind } from '../../common/wire/kinds.ts';
 import { GROUP, VERSION } from '../../crds/constants.ts';
+import { kindDefinition } from '../../crds/kinds.ts';
 
 export interface ResourceType {
   /** API group; '' for the core group. */
@@ -43,19 +45,17 @@ export interface KubeObject {
   status?: any;
 }
 
-const sedna = (kind: string, plural: string): ResourceType => ({ group: GROUP, version: VERSION, plural, kind });
+// The Sedna kinds come from their one list (common/wire/kinds.ts), plurals from their CRD definitions.
+const SEDNA_RESOURCES = Object.fromEntries(
+  KINDS.map((kind) => [kind, { group: GROUP, version: VERSION, plural: kindDefinition(kind).plural, kind }]),
+) as Record<Kind, ResourceType>;
 
 export const RESOURCES = {
-  Dataset: sedna('Dataset', 'datasets'),
-  Model: sedna('Model', 'models'),
-  JointInferenceService: sedna('JointInferenceService', 'jointinferenceservices'),
-  FederatedLearningJob: sedna('FederatedLearningJob', 'federatedlearningjobs'),
-  IncrementalLearningJob: sedna('IncrementalLearningJob', 'incrementallearningjobs'),
-  LifelongLearningJob: sedna('LifelongLearningJob', 'lifelonglearningjobs'),
+  ...SEDNA_RESOURCES,
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },
   Pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
-} as const satisfies Record<string, ResourceType>;
+} as const satisfies Record<Kind | 'Deployment' | 'Service' | 'Pod', ResourceType>;
 
 export function apiVersionOf(r: ResourceType): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
