@@ -2,7 +2,7 @@
  * In-memory path pairs for session tests: what one end sends the other iterates. `kill()` resets
  * both ends at once, as a relay dying under a relayed connection does.
  */
-import type { Chunk, Path } from './session.ts';
+import type { Chunk, Path } from './path.ts';
 
 class End implements Path {
   peer!: End;

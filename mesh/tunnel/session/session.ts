@@ -4,10 +4,9 @@
  * block when `bufferBytes` are unacknowledged), so when a path dies — a relay killed, a relayed
  * connection replaced by a hole-punched one — the session is attached to a new path and both
  * sides retransmit from the offset the other reported. The application sees a plain Duplex.
+ * Here: the path's lifecycle, the receiving half and the Duplex; the sending half is sender.ts.
  */
 import { Duplex } from 'node:stream';
-import type { Stream } from '@libp2p/interface';
-import { Uint8ArrayList } from 'uint8arraylist';
 import {
   DEFAULT_ACK_EVERY,
   DEFAULT_KEEPALIVE_MS,
@@ -16,31 +15,9 @@ import {
   DEFAULT_SESSION_BUFFER,
 } from '../../constants.ts';
 import { MeshError } from '../../errors.ts';
-import {
-  ACK,
-  DATA,
-  encodeAck,
-  encodeDataHeader,
-  encodeFin,
-  encodeReset,
-  FIN,
-  type Frame,
-  FrameDecoder,
-  RESET,
-} from './codec.ts';
-import { Outbox } from './outbox.ts';
-
-/** What a libp2p stream sends and yields: bytes, or a list of byte arrays (libp2p's Uint8ArrayList). */
-export type Chunk = Parameters<Stream['send']>[0];
-
-/** A byte pipe a session can run on: a libp2p Stream has exactly this shape. */
-export interface Path {
-  send(data: Chunk): boolean;
-  onDrain(options?: { signal?: AbortSignal }): Promise<void>;
-  [Symbol.asyncIterator](): AsyncIterator<Chunk>;
-  close(): Promise<void>;
-  abort(err: Error): void;
-}
+import { ACK, DATA, encodeAck, encodeReset, FIN, type Frame, FrameDecoder, RESET } from './codec.ts';
+import type { Path } from './path.ts';
+import { Sender } from './sender.ts';
 
 export interface SessionInit {
   /** Session id (shared by both sides; used in logs). */
@@ -78,13 +55,6 @@ export interface SessionStats {
   writeBlocked: boolean;
 }
 
-/**
- * DATA payload per frame: a session frame (13-byte head) inside a yamux data frame (12-byte head)
- * then fills one noise message (65535 bytes less its 16-byte tag) exactly — one encryption per
- * frame, where 64 KiB payloads took two (one of them a few dozen bytes).
- */
-export const FRAME_PAYLOAD = 65_535 - 16 - 12 - 13;
-
 export class TunnelSession {
   readonly id: string;
   /** The application's end of the tunnel. */
@@ -93,7 +63,6 @@ export class TunnelSession {
   /** How many times a path was attached (1 for a session that never failed over). */
   attachments = 0;
 
-  private readonly bufferBytes: number;
   private readonly ackEvery: number;
   private readonly keepaliveMs: number;
   private readonly pathDeadMs: number;
@@ -103,13 +72,8 @@ export class TunnelSession {
 
   private path: Path | undefined;
   private gen = 0;
-  // Output: [ackedOffset, out.end) is held for replay; [ackedOffset, out.position) is in flight.
-  private readonly out = new Outbox();
-  private ackedOffset = 0;
-  private localFin = false;
-  private finOffset = 0;
-  private finSentOnPath = false;
-  private finAcked = false;
+  // Output.
+  private readonly tx: Sender;
   // Input.
   private recvOffset = 0;
   private peerFin: number | undefined;
@@ -119,13 +83,12 @@ export class TunnelSession {
   private lastSentAt = 0;
   private detachedAt: number;
   private flushing = false;
-  private writeWaiter: ((err?: Error | null) => void) | undefined;
   private readonly timer: NodeJS.Timeout;
 
   constructor(init: SessionInit) {
     this.init = init;
     this.id = init.id;
-    this.bufferBytes = init.bufferBytes ?? DEFAULT_SESSION_BUFFER;
+    this.tx = new Sender(init.bufferBytes ?? DEFAULT_SESSION_BUFFER);
     this.ackEvery = init.ackEvery ?? DEFAULT_ACK_EVERY;
     this.keepaliveMs = init.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.pathDeadMs = init.pathDeadMs ?? DEFAULT_PATH_DEAD_MS;
@@ -137,8 +100,7 @@ export class TunnelSession {
       readableHighWaterMark: this.ackEvery,
       write: (chunk: Buffer, _enc, cb) => this.onWrite(chunk, cb),
       final: (cb) => {
-        this.localFin = true;
-        this.finOffset = this.out.end;
+        this.tx.end();
         this.flush();
         cb();
       },
@@ -162,12 +124,12 @@ export class TunnelSession {
 
   /** Bytes the application wrote so far. */
   get written(): number {
-    return this.out.end;
+    return this.tx.written;
   }
 
   /** Unacknowledged bytes held for replay. */
   get unacked(): number {
-    return this.out.end - this.ackedOffset;
+    return this.tx.unacked;
   }
 
   get attached(): boolean {
@@ -180,13 +142,13 @@ export class TunnelSession {
       state: this.state,
       attached: this.path !== undefined,
       attachments: this.attachments,
-      written: this.out.end,
-      sent: this.out.position,
-      acked: this.ackedOffset,
+      written: this.tx.written,
+      sent: this.tx.sent,
+      acked: this.tx.acked,
       received: this.recvOffset,
       ackSent: this.lastAckSent,
       readableBuffered: this.duplex.readableLength,
-      writeBlocked: this.writeWaiter !== undefined,
+      writeBlocked: this.tx.blocked,
     };
   }
 
@@ -199,11 +161,11 @@ export class TunnelSession {
       path.abort(new MeshError('ERR_SESSION_LOST', `session ${this.id} is ${this.state}`));
       return;
     }
-    if (peerReceived < this.ackedOffset || peerReceived > this.out.end) {
+    if (peerReceived < this.tx.acked || peerReceived > this.tx.written) {
       this.fail(
         new MeshError(
           'ERR_SESSION_PROTOCOL',
-          `peer resumes at ${peerReceived}, outside [${this.ackedOffset}, ${this.out.end}]`,
+          `peer resumes at ${peerReceived}, outside [${this.tx.acked}, ${this.tx.written}]`,
         ),
       );
       path.abort(new Error('bad resume offset'));
@@ -214,8 +176,7 @@ export class TunnelSession {
     this.path = path;
     const gen = ++this.gen;
     this.attachments++;
-    this.out.seek(this.ackedOffset);
-    this.finSentOnPath = false;
+    this.tx.rewind();
     this.lastRecvAt = this.now();
     void this.readLoop(path, gen);
     this.sendAck();
@@ -236,10 +197,9 @@ export class TunnelSession {
       cb();
       return;
     }
-    this.out.push(chunk);
+    this.tx.push(chunk);
     this.flush();
-    if (this.unacked > this.bufferBytes) this.writeWaiter = cb;
-    else cb();
+    this.tx.admit(cb);
   }
 
   private onAppDestroy(err: Error | null): void {
@@ -250,7 +210,7 @@ export class TunnelSession {
     }
     // Destroyed cleanly: if the application stopped before reading or writing everything, the peer
     // must know; otherwise the session finishes delivering our output in the background.
-    if (!this.endDelivered || !this.localFin) this.fail(new Error('tunnel closed by the application'));
+    if (!this.endDelivered || !this.tx.ended) this.fail(new Error('tunnel closed by the application'));
   }
 
   private async readLoop(path: Path, gen: number): Promise<void> {
@@ -295,7 +255,7 @@ export class TunnelSession {
       }
       case ACK:
         this.applyAck(f.offset);
-        if (f.fin && this.localFin && f.offset === this.finOffset) this.finAcked = true;
+        if (f.fin) this.tx.finAck(f.offset);
         this.checkDone();
         return;
       case FIN:
@@ -319,18 +279,11 @@ export class TunnelSession {
   }
 
   private applyAck(offset: number): void {
-    if (offset > this.out.end) {
-      this.fail(new MeshError('ERR_SESSION_PROTOCOL', `ACK ${offset} beyond sent ${this.out.end}`));
+    if (offset > this.tx.written) {
+      this.fail(new MeshError('ERR_SESSION_PROTOCOL', `ACK ${offset} beyond sent ${this.tx.written}`));
       return;
     }
-    if (offset <= this.ackedOffset) return;
-    this.ackedOffset = offset;
-    this.out.release(offset);
-    if (this.writeWaiter && this.unacked <= this.bufferBytes) {
-      const cb = this.writeWaiter;
-      this.writeWaiter = undefined;
-      cb();
-    }
+    this.tx.ack(offset);
   }
 
   private flush(): void {
@@ -339,12 +292,8 @@ export class TunnelSession {
     void this.pump().finally(() => {
       this.flushing = false;
       // Writes (or a new path) that arrived while the pump was finishing are sent now.
-      if (this.path && (this.out.position < this.out.end || this.finDue())) this.flush();
+      if (this.path && this.tx.pending()) this.flush();
     });
-  }
-
-  private finDue(): boolean {
-    return this.localFin && !this.finSentOnPath && this.out.position === this.finOffset;
   }
 
   private async pump(): Promise<void> {
@@ -353,22 +302,10 @@ export class TunnelSession {
     if (!path) return;
     try {
       while (gen === this.gen && this.state !== 'failed') {
-        if (this.out.position < this.out.end) {
-          const at = this.out.position;
-          const parts: Uint8Array[] = [];
-          const n = this.out.takeParts(FRAME_PAYLOAD, parts);
-          // Head and payload as a list: the payload is the application's own buffers, not a copy.
-          // (Lists are recognised across uint8arraylist versions by a global symbol.)
-          const frame = new Uint8ArrayList(encodeDataHeader(at, n), ...parts) as unknown as Chunk;
-          this.lastSentAt = this.now();
-          if (!path.send(frame)) await path.onDrain();
-        } else if (this.finDue()) {
-          this.finSentOnPath = true;
-          this.lastSentAt = this.now();
-          if (!path.send(encodeFin(this.finOffset))) await path.onDrain();
-        } else {
-          return;
-        }
+        const frame = this.tx.next();
+        if (frame === undefined) return;
+        this.lastSentAt = this.now();
+        if (!path.send(frame)) await path.onDrain();
       }
     } catch (err) {
       if (gen === this.gen && this.state === 'open') this.detach(err as Error);
@@ -415,7 +352,7 @@ export class TunnelSession {
   }
 
   private checkDone(): void {
-    if (this.state !== 'open' || !this.localFin || !this.finAcked) return;
+    if (this.state !== 'open' || !this.tx.ended || !this.tx.finAcked) return;
     if (this.peerFin === undefined || this.recvOffset !== this.peerFin) return;
     this.state = 'done';
     clearInterval(this.timer);
@@ -441,9 +378,7 @@ export class TunnelSession {
         p.abort(err);
       }
     }
-    const waiter = this.writeWaiter;
-    this.writeWaiter = undefined;
-    waiter?.(err);
+    this.tx.fail(err);
     if (!this.duplex.destroyed) this.duplex.destroy(err);
     this.init.onClosed?.(err);
   }
