@@ -12,7 +12,12 @@ import { createGm } from './app.ts';
 import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './election/constants.ts';
 import { validateTiming } from './election/timing.ts';
 import { parseListen } from './http.ts';
-import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_HUB_LIMITS } from './hub/constants.ts';
+import {
+  CONNECTION_LEASE_RENEW_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_HUB_LIMITS,
+  DEFAULT_MAX_FRAME_BYTES,
+} from './hub/constants.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dnsName = (what: string) => (v: string) => {
@@ -99,7 +104,7 @@ export const gmCommand: CommandSpec = {
     'max-frame-bytes': {
       description: 'largest frame an LC may send (bytes); larger frames close the connection with 1009',
       value: 'N',
-      default: '1048576',
+      default: String(DEFAULT_MAX_FRAME_BYTES),
       parse: (v) => {
         const n = Number(v);
         if (!Number.isSafeInteger(n) || n < 1024) throw new ConfigError('expected an integer >= 1024');
@@ -117,7 +122,7 @@ export const gmCommand: CommandSpec = {
     'lc-lease-renew': {
       description: "renew interval of the per-node connection Leases ('0s' turns them off)",
       value: 'DURATION',
-      default: '30s',
+      default: formatDuration(CONNECTION_LEASE_RENEW_MS),
       parse: parseDuration,
     },
     'no-operators': {

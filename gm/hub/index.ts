@@ -25,7 +25,7 @@ export interface HubInit {
   /** fedmesh heartbeat interval / timeout sent in `welcome` (ms). Defaults 10 000 / 30 000. */
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
-  /** Renew interval of the per-node connection Leases (ms); 0 disables them. Default 60 000 (the CLI: 30 s). */
+  /** Renew interval of the per-node connection Leases (ms); 0 disables them. Default 60 000. */
   connectionLeaseRenewMs?: number;
   /** Listener limits: connections in total / per source address, upgrade deadline (ms). Defaults 20 000 / 1 000 / 10 000. */
   limits?: Partial<ListenerLimits>;
