@@ -4,6 +4,7 @@
  * command spec; this file only wires them and turns the result into an exit code.
  */
 import { type CommandSpec, runCli } from '../common/cli/command.ts';
+import { configuredCluster } from '../common/kube/access.ts';
 
 // Each component's command module loads its whole implementation (libp2p, fastify, client-node…);
 // a process imports only the one it runs, so a GM does not carry the mesh and vice versa.
@@ -16,7 +17,15 @@ const components: Record<string, () => Promise<CommandSpec>> = {
   envtest: async () => (await import('./envtest.ts')).envtestCommand,
 };
 
-const argv = process.argv.slice(2);
+let argv = process.argv.slice(2);
+// `fedmesh` alone: with a cluster configured there is nothing to guess, so help; with none, the
+// local sandbox, which is what a newcomer running it for the first time wants to see.
+if (argv.length === 0 && configuredCluster() === undefined) {
+  process.stderr.write(
+    "fedmesh: no cluster configured (not in a pod, no $KUBECONFIG): starting the local sandbox ('fedmesh --help' lists the commands)\n",
+  );
+  argv = ['sandbox'];
+}
 const only = Object.hasOwn(components, argv[0] ?? '') ? components[argv[0] as string] : undefined;
 const root: CommandSpec = {
   name: 'fedmesh',

@@ -120,6 +120,13 @@ export function accessFromFile(path: string): ClusterAccess {
   return JSON.parse(out) as ClusterAccess;
 }
 
+/** Where `loadClusterAccess()` (no `--kubeconfig`) would find a cluster, or undefined when nothing is configured. */
+export function configuredCluster(): string | undefined {
+  if (process.env.KUBERNETES_SERVICE_HOST && existsSync(`${SA_DIR}/token`)) return 'in-cluster';
+  if (process.env.KUBECONFIG) return process.env.KUBECONFIG.split(':')[0];
+  return undefined;
+}
+
 /**
  * Finds the cluster: `--kubeconfig` if given, else in-cluster (a pod's ServiceAccount), else
  * `$KUBECONFIG`. Throws ConfigError naming what was tried when nothing is configured.
