@@ -16,7 +16,6 @@ export type SednaDownstreamOperation = (typeof SEDNA_DOWNSTREAM_OPERATIONS)[numb
 export type SednaUpstreamOperation = (typeof SEDNA_UPSTREAM_OPERATIONS)[number];
 
 const Text = Type.String({ maxLength: MAX_TEXT_LENGTH });
-const Empty = Type.Literal('');
 
 // Wire shapes. Unknown keys are tolerated (and dropped) like Go's encoding/json does on the Sedna side.
 
