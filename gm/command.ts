@@ -9,8 +9,12 @@ import { createLogger } from '../common/log.ts';
 import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
 import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import { createGm } from './app.ts';
-import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './election/constants.ts';
-import { validateTiming } from './election/timing.ts';
+import {
+  DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_RENEW_DEADLINE_MS,
+  DEFAULT_RETRY_PERIOD_MS,
+  validateTiming,
+} from './election/index.ts';
 import { parseListen } from './http.ts';
 import {
   CONNECTION_LEASE_RENEW_MS,

@@ -1,5 +1,5 @@
 import type { KubeRest } from '../common/kube/rest.ts';
-import { microTime } from './election/record.ts';
+import { kubeTime, microTime } from '../common/kube/time.ts';
 
 export interface EventInit {
   namespace: string;
@@ -27,8 +27,8 @@ export async function recordEvent(rest: KubeRest, ev: EventInit, signal: AbortSi
       source: { component: 'fedmesh-gm', host: ev.instance },
       reportingComponent: 'fedmesh-gm',
       reportingInstance: ev.instance,
-      firstTimestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      lastTimestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      firstTimestamp: kubeTime(now),
+      lastTimestamp: kubeTime(now),
       eventTime: microTime(now),
       action: ev.reason,
       count: 1,

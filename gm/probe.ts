@@ -1,7 +1,7 @@
 import { sleep } from '../common/async.ts';
 import { isStatus, type KubeRest } from '../common/kube/rest.ts';
 import type { Logger } from '../common/log.ts';
-import type { FencingGuard } from './election/guard.ts';
+import type { FencingGuard } from './election/index.ts';
 
 export interface FencingProbeInit {
   namespace: string;

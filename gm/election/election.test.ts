@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { microTime } from '../../common/kube/time.ts';
 import type { Clock } from './clock.ts';
 import { createFencingGuard } from './guard.ts';
-import { leaseSpecFromRecord, microTime, rawRecord, recordFromLease } from './record.ts';
+import { leaseSpecFromRecord, rawRecord, recordFromLease } from './record.ts';
 import { validateTiming } from './timing.ts';
 
 const timing: Array<{ name: string; t: [number, number, number]; ok: boolean }> = [

@@ -1,5 +1,6 @@
 import { sleep } from '../../common/async.ts';
 import { isStatus } from '../../common/kube/rest.ts';
+import { microTime } from '../../common/kube/time.ts';
 import type { Logger } from '../../common/log.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { JITTER_FACTOR, RELEASE_TIMEOUT_MS, STOP_RUNNABLES_MAX_MS, WATCH_RETRY_MS } from './constants.ts';
@@ -7,7 +8,7 @@ import { LeaseLostError } from './errors.ts';
 import { createFencingGuard, type FencingGuard } from './guard.ts';
 import type { LeaseLock, Observed } from './lock.ts';
 import { createProblemReporter, type LeaseOp, type LeaseProblem } from './problems.ts';
-import { type LeaderElectionRecord, microTime } from './record.ts';
+import type { LeaderElectionRecord } from './record.ts';
 import { validateTiming } from './timing.ts';
 
 export interface LeaderElectorInit {

@@ -29,11 +29,6 @@ export interface Lease {
   spec?: LeaseSpec;
 }
 
-/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits, UTC. */
-export function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 export function recordFromLease(lease: Lease): LeaderElectionRecord {
   const s = lease.spec ?? {};
   return {

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { sleep } from '../../common/async.ts';
 import { isStatus, type KubeRest } from '../../common/kube/rest.ts';
+import { microTime } from '../../common/kube/time.ts';
 import type { Logger } from '../../common/log.ts';
-import { microTime } from '../election/record.ts';
 import {
   CACHE_BACKOFF_MAX_MS,
   CACHE_BACKOFF_MIN_MS,

@@ -49,9 +49,7 @@ export function stableSuffix(...parts: string[]): string {
 }
 
 /** metav1.Now() as Go serialises it: RFC 3339 with whole seconds. */
-export function timeString(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { kubeTime as timeString } from '../../common/kube/time.ts';
 
 /** Sedna's ConvertK8SValidName: lowercase RFC 1123 label, separators collapsed, max 63, no trailing '-'. */
 export function k8sValidName(name: string): string {

@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import { sleep } from '../../common/async.ts';
 import { createKubeRest } from '../../common/kube/rest.ts';
 import { createLogger } from '../../common/log.ts';
-import { createLeaderElector } from '../../gm/election/elector.ts';
-import { createLeaseLock } from '../../gm/election/lock.ts';
+import { createLeaderElector, createLeaseLock } from '../../gm/election/index.ts';
 import { useEnvtest } from '../envtest/index.ts';
 
 const env = useEnvtest();
