@@ -42,8 +42,11 @@ export type FederatedLearningJobSpec = Static<typeof FederatedLearningJobSpec>;
 
 /** Values of `status.phase`. */
 export const FEDERATED_LEARNING_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
-/** Condition types of a federated learning job. */
-export const FEDERATED_LEARNING_CONDITION_TYPES = ['Training', 'Complete', 'Failed'] as const;
+/**
+ * Condition types of a federated learning job: Sedna's three, and fedmesh's `Pending` (reason
+ * `PodCreationFailed`: the API server refused a worker for what the cluster lacks; retried, not final).
+ */
+export const FEDERATED_LEARNING_CONDITION_TYPES = ['Training', 'Complete', 'Failed', 'Pending'] as const;
 
 export const FederatedLearningJobCondition = Type.Object({
   ...conditionFields,

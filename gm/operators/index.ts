@@ -13,7 +13,7 @@ import { createManager, type Term } from './manager.ts';
 import type { QueueClock } from './queue.ts';
 import type { ResourceType } from './resources.ts';
 
-export { DependencyMissingError, TerminalError } from './errors.ts';
+export { DependencyMissingError, TerminalError, WriteRefusedError } from './errors.ts';
 export type { Caches, ReconcileContext, ReconcileResult, Reconciler } from './types.ts';
 export type { Term };
 

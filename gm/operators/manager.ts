@@ -1,10 +1,10 @@
-import type { KubeRest } from '../../common/kube/rest.ts';
+import { KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
 import { NotLeaderError } from '../election/errors.ts';
 import type { FencingGuard } from '../election/guard.ts';
 import { DEFAULT_RESYNC_MS, DEFAULT_WORKERS } from './constants.ts';
-import { TerminalError } from './errors.ts';
+import { TerminalError, WriteRefusedError } from './errors.ts';
 import { createInformer, type Informer, type ListerWatcher, restListerWatcher } from './informer.ts';
 import { createWorkQueue, type QueueClock, type WorkQueue } from './queue.ts';
 import { datasetReconciler, modelReconciler, references } from './reconcilers/datamodel.ts';
@@ -16,6 +16,13 @@ import { controllerOf, type KubeObject, keyOf, RESOURCES, type ResourceType } fr
 import { uidLabel } from './sedna.ts';
 import type { Caches, Reconciler, ReconcilerDeps, WorkerConfig } from './types.ts';
 import { createWriter } from './writer.ts';
+
+/** The API server's answer behind a reconcile error, for the log line: status and reason. */
+function apiAnswer(err: unknown): { status?: number; reason?: string } {
+  const api = err instanceof KubeApiError ? err : (err as Error | undefined)?.cause;
+  if (err instanceof WriteRefusedError) return { status: err.status, reason: err.reason };
+  return api instanceof KubeApiError ? { status: api.status, reason: api.reason } : {};
+}
 
 const PRIMARIES = [
   'Dataset',
@@ -101,7 +108,13 @@ export function createManager(init: ManagerInit, c: ManagerComponents) {
       llPods: informer(RESOURCES.Pod, uidLabel('LifelongLearningJob')),
     };
     const queue = createWorkQueue({ baseDelayMs: init.baseBackoffMs, maxDelayMs: init.maxBackoffMs }, c.queueClock);
-    const writer = createWriter({ rest: c.rest, guard: c.guard, writerId: () => `${init.replicaId}/${term}`, writes });
+    const writer = createWriter({
+      rest: c.rest,
+      guard: c.guard,
+      writerId: () => `${init.replicaId}/${term}`,
+      instance: init.replicaId,
+      writes,
+    });
     const deps: ReconcilerDeps = { caches, writer, config: init.worker, now: c.now ?? (() => new Date()) };
     const list: Reconciler[] = [
       datasetReconciler(deps),
@@ -186,16 +199,24 @@ export function createManager(init: ManagerInit, c: ManagerComponents) {
           } else if (err instanceof TerminalError) {
             reconciles?.inc(1, { kind, result: 'terminal' });
             queue.forget(key);
-            log.error({ err, item: key }, 'reconcile failed permanently; waiting for the next change');
+            log.error(
+              { err, item: key, ...apiAnswer(err) },
+              'reconcile failed permanently; waiting for the next change',
+            );
           } else {
             reconciles?.inc(1, { kind, result: 'error' });
             const retryMs = queue.nextDelay(key);
             queue.addRateLimited(key);
-            log.info(
-              // `key` is redacted by the root logger (it guards private keys): name the field `item`.
-              { item: key, retryMs, err: { name: (err as Error).name, message: (err as Error).message } },
-              'reconcile failed; retrying',
-            );
+            // `key` is redacted by the root logger (it guards private keys): name the field `item`.
+            const fields = {
+              item: key,
+              retryMs,
+              ...apiAnswer(err),
+              err: { name: (err as Error).name, message: (err as Error).message },
+            };
+            // A refusal needs someone to change the cluster: worth a warning. Anything else is retried quietly.
+            if (err instanceof WriteRefusedError) log.warn(fields, 'write refused by the api server; retrying');
+            else log.info(fields, 'reconcile failed; retrying');
           }
         } finally {
           queue.done(key);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { isStatus, type KubeRest } from '../../common/kube/rest.ts';
+import { isStatus, KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
 import type { Counter } from '../../common/metrics.ts';
 import type { FencingGuard } from '../election/guard.ts';
+import { recordEvent } from '../events.ts';
 import { FIELD_MANAGER, HASH_ANNOTATION, WRITER_ANNOTATION } from './constants.ts';
-import { TerminalError } from './errors.ts';
-import { type KubeObject, objectPath, type ResourceType } from './resources.ts';
+import { TerminalError, WriteRefusedError } from './errors.ts';
+import { apiVersionOf, type KubeObject, objectPath, type ResourceType } from './resources.ts';
 
 /** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
 export function stableJson(v: unknown): string {
@@ -40,7 +41,8 @@ export type ApplyResult = 'unchanged' | 'applied';
 export interface Writer {
   /**
    * Server-side apply (fieldManager fedmesh-gm, force) of `desired` unless `current` has its hash.
-   * An object the API server refuses as invalid (422, 400) throws TerminalError.
+   * An object the API server refuses as invalid (422, 400) throws TerminalError; any other refusal
+   * but a conflict or throttling (403, 404, ...) throws WriteRefusedError, to be retried.
    */
   apply(
     resource: ResourceType,
@@ -67,6 +69,16 @@ export interface Writer {
   ): Promise<KubeObject>;
   /** Deletes `obj` if it still has the same uid; absent is fine. */
   delete(resource: ResourceType, obj: KubeObject, signal: AbortSignal): Promise<void>;
+  /**
+   * Posts a core/v1 Event about `obj` (`kubectl describe` shows it). Best effort: a failure is
+   * returned as false, never thrown, except NotLeaderError when the guard refuses.
+   */
+  event(
+    resource: ResourceType,
+    obj: KubeObject,
+    ev: { type: 'Normal' | 'Warning'; reason: string; message: string },
+    signal: AbortSignal,
+  ): Promise<boolean>;
 }
 
 export interface WriterComponents {
@@ -74,6 +86,8 @@ export interface WriterComponents {
   guard: FencingGuard;
   /** `<replica>/<term>`, stamped on every applied object. */
   writerId: () => string;
+  /** The reporting replica named in Events. */
+  instance: string;
   writes?: Counter;
 }
 
@@ -115,6 +129,10 @@ export function createWriter(c: WriterComponents): Writer {
           throw new TerminalError(`${resource.kind} ${desired.metadata.name}: ${(err as Error).message}`, {
             cause: err,
           });
+        }
+        // Refused for what the cluster lacks (a ServiceAccount, a permission): retried, and said.
+        if (err instanceof KubeApiError && err.status >= 400 && err.status < 500 && ![409, 429].includes(err.status)) {
+          throw new WriteRefusedError(resource.kind, desired.metadata.name, err);
         }
         throw err;
       }
@@ -160,6 +178,24 @@ export function createWriter(c: WriterComponents): Writer {
       } catch (err) {
         // 404: already gone; 409: the uid precondition failed, so that object is gone too.
         if (!isStatus(err, 404) && !isStatus(err, 409)) throw err;
+      }
+    },
+    async event(resource, obj, ev, signal) {
+      const involved = {
+        apiVersion: apiVersionOf(resource),
+        kind: resource.kind,
+        name: obj.metadata.name,
+        uid: obj.metadata.uid,
+      };
+      try {
+        await guarded(signal, (s) =>
+          recordEvent(rest, { namespace: ns(obj), involved, ...ev, instance: c.instance }, s),
+        );
+        count('event', resource);
+        return true;
+      } catch (err) {
+        if ((err as Error).name === 'NotLeaderError') throw err;
+        return false;
       }
     },
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { createKubeRest } from '../../common/kube/rest.ts';
+import { recordEvent } from '../../gm/events.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { applyExample, get, list, RESOURCES, runOperators, until } from './harness.ts';
 
@@ -54,4 +55,22 @@ test('deploy/gm-rbac.yaml grants the operators what they use: they run as Servic
   });
   assert.equal((await list(admin, RESOURCES.Deployment, ns)).length, 2);
   assert.equal((await list(admin, RESOURCES.Service, ns)).length, 2);
+
+  // Events on Sedna objects go to the object's namespace (e.g. PodCreationFailed): any namespace.
+  const other = 'rbac-events';
+  await admin.request('POST', '/api/v1/namespaces', { body: { metadata: { name: other } } });
+  const gm = await createKubeRest(env.plane.tokenKubeConfig(status.token));
+  t.after(() => gm.close());
+  await recordEvent(
+    gm,
+    {
+      namespace: other,
+      involved: { apiVersion: 'sedna.io/v1alpha1', kind: 'FederatedLearningJob', name: 'x' },
+      reason: 'PodCreationFailed',
+      message: 'rbac check',
+      type: 'Warning',
+      instance: 'test',
+    },
+    AbortSignal.timeout(10_000),
+  );
 });

@@ -11,7 +11,7 @@
  * deletes and re-creates all pods when the spec changes).
  */
 import { AGG_PORT, GENERATION_ANNOTATION } from '../constants.ts';
-import { TerminalError } from '../errors.ts';
+import { TerminalError, WriteRefusedError } from '../errors.ts';
 import { buildPod, buildService, serviceHost, type WorkerParam } from '../podspec.ts';
 import { type KubeObject, RESOURCES, splitKey } from '../resources.ts';
 import { type Condition, hasTrue, latestType, stableSuffix, timeString } from '../sedna.ts';
@@ -103,6 +103,19 @@ export function federatedLearningReconciler(deps: ReconcilerDeps): Reconciler {
     return pods;
   }
 
+  /** Appends a Pending condition naming the refusal and posts a Warning Event, once until the job moves on. */
+  async function refused(job: KubeObject, conditions: Condition[], err: WriteRefusedError, signal: AbortSignal) {
+    const reason = `${err.kind}CreationFailed`;
+    const last = conditions.at(-1);
+    if (last?.type === 'Pending' && last.reason === reason) return;
+    const status = {
+      phase: job.status?.phase ?? 'Pending',
+      conditions: [...conditions, condition('Pending', reason, err.message)],
+    };
+    await writer.patchStatus(RESOURCES.FederatedLearningJob, job, status, signal);
+    await writer.event(RESOURCES.FederatedLearningJob, job, { type: 'Warning', reason, message: err.message }, signal);
+  }
+
   return {
     kind: KIND,
     async reconcile(key, { signal }) {
@@ -148,6 +161,9 @@ export function federatedLearningReconciler(deps: ReconcilerDeps): Reconciler {
             };
             await writer.patchStatus(RESOURCES.FederatedLearningJob, job, status, signal);
           }
+          // Refused for what the cluster lacks (its default ServiceAccount, a permission): the job
+          // stays Pending and is retried, with the API's answer on it (not final, unlike Failed).
+          if (err instanceof WriteRefusedError) await refused(job, conditions, err, signal);
           throw err;
         }
       }

@@ -16,7 +16,7 @@
  * conflict or on a new leader — finds the pod instead of creating another.
  */
 import { STAGE_NODE_ANNOTATION_PREFIX } from '../constants.ts';
-import { TerminalError } from '../errors.ts';
+import { TerminalError, WriteRefusedError } from '../errors.ts';
 import type { Informer } from '../informer.ts';
 import { type KubeObject, RESOURCES, type ResourceType, splitKey } from '../resources.ts';
 import { type Condition, stableSuffix, timeString, workerTypeLabel } from '../sedna.ts';
@@ -124,6 +124,52 @@ export function stageJobReconciler(flavor: StageJobFlavor, deps: ReconcilerDeps)
     await writer.apply(RESOURCES.Pod, pod, undefined, signal);
   }
 
+  /**
+   * A stage's pod refused for what the cluster lacks (its default ServiceAccount, a permission):
+   * the stage fails with the API's answer (condition Failed, reason `PodCreationFailed`; the state
+   * machine goes back to Train/Waiting as for a failed pod) and a Warning Event says so, once until
+   * the stage moves on. Rethrows, so the key is retried with backoff.
+   */
+  async function refused(
+    job: KubeObject,
+    conditions: Condition[],
+    stage: Stage,
+    err: WriteRefusedError,
+    signal: AbortSignal,
+  ): Promise<never> {
+    const reason = `${err.kind}CreationFailed`;
+    const last = conditions.at(-1);
+    // Once per streak: a retry at start names its pod after the condition count, so its message differs.
+    if (!(last?.type === 'Failed' && last.stage === stage && last.reason === reason)) {
+      const now = timeString(deps.now());
+      const failed = { type: 'Failed', status: 'True', stage, reason, message: err.message };
+      await writer.patchStatus(
+        flavor.resource,
+        job,
+        { conditions: [...conditions, { ...failed, lastHeartbeatTime: now, lastTransitionTime: now }] },
+        signal,
+      );
+      await writer.event(flavor.resource, job, { type: 'Warning', reason, message: err.message }, signal);
+    }
+    throw err;
+  }
+
+  /** Runs `create`; a refusal fails `stage` (see refused). */
+  async function creating(
+    job: KubeObject,
+    conditions: Condition[],
+    stage: Stage,
+    signal: AbortSignal,
+    create: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await create();
+    } catch (err) {
+      if (err instanceof WriteRefusedError) await refused(job, conditions, stage, err, signal);
+      throw err;
+    }
+  }
+
   async function ensureInference(job: KubeObject, name: string, pods: KubeObject[], signal: AbortSignal) {
     // Sedna's restartInferPod: the old inference worker goes, a new one (reading the new model) comes.
     for (const p of pods) {
@@ -149,7 +195,8 @@ export function stageJobReconciler(flavor: StageJobFlavor, deps: ReconcilerDeps)
           const pod = latestPod(pods, flavor.kind, 'inference');
           const phase = phaseOf(pod);
           if (!pod || (phase !== 'Running' && phase !== 'Pending')) {
-            await ensurePod(flavor.inferencePod(job, `${name}-inference-${conditions.length}`), signal);
+            const inference = flavor.inferencePod(job, `${name}-inference-${conditions.length}`);
+            await creating(job, conditions, 'Deploy', signal, () => ensurePod(inference, signal));
           }
           job = await annotate(job, flavor.inferenceAnnotations?.(job) ?? {}, signal);
         }
@@ -171,7 +218,10 @@ export function stageJobReconciler(flavor: StageJobFlavor, deps: ReconcilerDeps)
           if (stage === 'Deploy') {
             if (flavor.hotUpdate(job)) nextType = 'Starting';
             else {
-              await ensureInference(job, `${name}-inference-${step}`, pods, signal);
+              const current = job;
+              await creating(job, conditions, 'Deploy', signal, () =>
+                ensureInference(current, `${name}-inference-${step}`, pods, signal),
+              );
               job = await annotate(job, flavor.inferenceAnnotations?.(job) ?? {}, signal);
               nextType = 'Completed';
             }
@@ -181,10 +231,8 @@ export function stageJobReconciler(flavor: StageJobFlavor, deps: ReconcilerDeps)
               if (!data.input) {
                 throw new TerminalError(`${flavor.kind} ${key}: the ${stage} Ready condition carries no input`);
               }
-              await ensurePod(
-                flavor.stagePod(job, stage, data, conditions, `${name}-${WORKER_TYPE[stage]}-${step}`),
-                signal,
-              );
+              const stagePod = flavor.stagePod(job, stage, data, conditions, `${name}-${WORKER_TYPE[stage]}-${step}`);
+              await creating(job, conditions, stage, signal, () => ensurePod(stagePod, signal));
             }
             nextType = 'Starting';
           }
