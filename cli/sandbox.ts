@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import type { CommandSpec } from '../common/cli/command.ts';
+import { command } from '../common/cli/command.ts';
 import { freePort } from '../common/net/ports.ts';
 import { type ManagedProcess, spawnManaged } from '../common/process/index.ts';
 import { startControlPlane } from '../controlplane/index.ts';
@@ -14,7 +14,7 @@ const CLI = join(import.meta.dirname, 'fedmesh.ts');
  * kube-apiserver + etcd, the Sedna CRDs, and GM replicas electing a leader. It grows with the
  * components.
  */
-export const sandboxCommand: CommandSpec = {
+export const sandboxCommand = command({
   name: 'sandbox',
   summary: 'run a local fedmesh sandbox (control plane, Sedna CRDs, GM replicas) until Ctrl-C',
   flags: {
@@ -35,13 +35,13 @@ export const sandboxCommand: CommandSpec = {
     // Every later Ctrl-C is absorbed too: a second one must not kill us halfway through cleanup.
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => ac.abort());
     const say = (m: string) => process.stderr.write(`${m}\n`);
-    const plane = await startControlPlane({ dir: flags.dir as string | undefined, log: say });
+    const plane = await startControlPlane({ dir: flags.dir, log: say });
     const gms: Array<{ id: string; http: number; ws: number; proc: ManagedProcess }> = [];
     try {
       const kc = plane.kubeConfig();
       await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'sedna' } } });
       await installCrds(kc);
-      for (let i = 1; i <= (flags.replicas as number); i++) {
+      for (let i = 1; i <= flags.replicas; i++) {
         const id = `gm-${i}`;
         const [http, ws] = [await freePort(), await freePort()];
         const proc = spawnManaged({
@@ -102,4 +102,4 @@ export const sandboxCommand: CommandSpec = {
     process.stdout.write('fedmesh sandbox stopped\n');
     return 0;
   },
-};
+});

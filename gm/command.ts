@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { CommandSpec } from '../common/cli/command.ts';
+import { command } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
@@ -29,7 +29,7 @@ const dnsName = (what: string) => (v: string) => {
   return v;
 };
 
-export const gmCommand: CommandSpec = {
+export const gmCommand = command({
   name: 'gm',
   summary: 'run a Global Manager replica (leader election, /readyz for a VIP, LC hub)',
   flags: {
@@ -159,30 +159,7 @@ export const gmCommand: CommandSpec = {
     'the lease duration is whole seconds (the Lease stores leaseDurationSeconds).',
     'SIGTERM stops leader work, releases the lease, closes listeners and exits 0.',
   ].join('\n'),
-  async run({ flags }) {
-    const f = flags as {
-      kubeconfig?: string;
-      id?: string;
-      'lease-namespace': string;
-      'lease-name': string;
-      'lease-duration': number;
-      'renew-deadline': number;
-      'retry-period': number;
-      'http-listen': { host: string; port: number };
-      readyz: 'leader' | 'replica';
-      'poll-only': boolean;
-      'fencing-probe-interval'?: number;
-      'no-operators': boolean;
-      workers: number;
-      'watch-namespace'?: string;
-      'ws-listen': { host: string; port: number };
-      'allow-unauthenticated-sedna-lc': boolean;
-      'lc-namespace'?: string;
-      'lc-service-account': string;
-      'max-frame-bytes': number;
-      'lc-lease-renew': number;
-      'hello-timeout': number;
-    };
+  async run({ flags: f }) {
     validateTiming(f['lease-duration'], f['renew-deadline'], f['retry-period']);
     const id = f.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     const { access: cluster, source } = loadClusterAccess(f.kubeconfig);
@@ -198,7 +175,7 @@ export const gmCommand: CommandSpec = {
         renewDeadlineMs: f['renew-deadline'],
         retryPeriodMs: f['retry-period'],
         http: f['http-listen'],
-        httpLimits: limitsFromFlags(flags, 'http-'),
+        httpLimits: limitsFromFlags(f, 'http-'),
         readyz: f.readyz,
         pollOnly: f['poll-only'],
         fencingProbeIntervalMs: f['fencing-probe-interval'],
@@ -210,7 +187,7 @@ export const gmCommand: CommandSpec = {
           lcServiceAccount: f['lc-service-account'],
           maxFrameBytes: f['max-frame-bytes'],
           connectionLeaseRenewMs: f['lc-lease-renew'],
-          limits: limitsFromFlags(flags, ''),
+          limits: limitsFromFlags(f, ''),
           helloTimeoutMs: f['hello-timeout'],
         },
       },
@@ -219,4 +196,4 @@ export const gmCommand: CommandSpec = {
     await gm.start(shutdown);
     return 0;
   },
-};
+});

@@ -1,5 +1,5 @@
 /** `fedmesh lc`: the Local Controller of one edge node. */
-import type { CommandSpec } from '../common/cli/command.ts';
+import { command } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
@@ -58,7 +58,7 @@ function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-export const lcCommand: CommandSpec = {
+export const lcCommand = command({
   name: 'lc',
   summary: "run a node's Local Controller (GM link with failover, durable store and outbox, worker API)",
   flags: {
@@ -113,19 +113,7 @@ export const lcCommand: CommandSpec = {
     'Reports the GM refuses for good are dead letters: GET /fedmesh/dead-letters on the worker API port.',
     'With no GM reachable the LC keeps its objects and its worker API; SIGTERM stops it cleanly (exit 0).',
   ].join('\n'),
-  async run({ flags }) {
-    const f = flags as {
-      node?: string;
-      gm?: string;
-      'http-listen'?: string;
-      'state-dir': string;
-      'token-file': string;
-      'backoff-max': number;
-      'max-report-bytes': number;
-      'max-outbox-bytes': number;
-      'max-outbox-reports': number;
-      'max-outbox-reports-per-object': number;
-    };
+  async run({ flags: f }) {
     const node = f.node ?? process.env.NODENAME;
     if (!node || node.length > 253 || !NODE_NAME.test(node)) {
       throw new ConfigError('--node (or $NODENAME) must be a node name (DNS subdomain)');
@@ -141,7 +129,7 @@ export const lcCommand: CommandSpec = {
         endpoints,
         stateDir: f['state-dir'],
         http,
-        httpLimits: limitsFromFlags(flags, 'http-'),
+        httpLimits: limitsFromFlags(f, 'http-'),
         tokenFile: f['token-file'],
         backoffMaxMs: Math.max(f['backoff-max'], 250),
         maxReportBytes: f['max-report-bytes'],
@@ -154,4 +142,4 @@ export const lcCommand: CommandSpec = {
     await lc.start(shutdown);
     return 0;
   },
-};
+});

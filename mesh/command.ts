@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { hostname } from 'node:os';
-import type { CommandSpec } from '../common/cli/command.ts';
+import { command } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
@@ -14,7 +14,7 @@ import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
 import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
-import { type ForwardSpec, parseForward, startForward } from './forward.ts';
+import { parseForward, startForward } from './forward.ts';
 import { buildMeshServer } from './http.ts';
 import { createMeshNode } from './node.ts';
 import { generatePsk, readPskFile } from './pnet/psk.ts';
@@ -27,7 +27,7 @@ function parseHostPort(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-export const meshCommand: CommandSpec = {
+export const meshCommand = command({
   name: 'mesh',
   summary: 'run a mesh node (libp2p tunnel with relay HA, LAN autonomy and cross-LAN discovery)',
   flags: {
@@ -58,18 +58,7 @@ export const meshCommand: CommandSpec = {
     'Example: fedmesh mesh --config /etc/fedmesh/mesh.yaml --node edge-a1 --forward 8022=edge-b1:127.0.0.1:22',
     'Tunnel targets on this node are limited to tunnel.allow (default: loopback only).',
   ].join('\n'),
-  async run({ flags }) {
-    const f = flags as {
-      config?: string;
-      node?: string;
-      'state-dir'?: string;
-      'psk-file'?: string;
-      listen?: { host: string; port: number };
-      forward?: ForwardSpec[];
-      'http-listen'?: { host: string; port: number };
-      'no-mdns': boolean;
-      'generate-psk'?: string;
-    };
+  async run({ flags: f }) {
     if (f['generate-psk']) {
       await writeFile(f['generate-psk'], generatePsk(), { mode: 0o600, flag: 'wx' });
       return 0;
@@ -110,7 +99,7 @@ export const meshCommand: CommandSpec = {
     );
     let ready = false;
     const http = f['http-listen']
-      ? buildMeshServer({ node, registry, log, ready: () => ready }, limitsFromFlags(flags, 'http-'))
+      ? buildMeshServer({ node, registry, log, ready: () => ready }, limitsFromFlags(f, 'http-'))
       : undefined;
     if (http && f['http-listen']) await http.listen(f['http-listen']);
     const running = node.start(shutdown);
@@ -145,4 +134,4 @@ export const meshCommand: CommandSpec = {
     await http?.close();
     return 0;
   },
-};
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDuration } from '../duration.ts';
-import { type CommandSpec, HelpRequested, resolve } from './command.ts';
+import { type CommandSpec, command, HelpRequested, resolve } from './command.ts';
 
 const root: CommandSpec = {
   name: 'fedmesh',
@@ -53,4 +53,37 @@ test('--help on every level', () => {
       (err: unknown) => err instanceof HelpRequested && err.text.includes('Usage'),
     );
   }
+});
+
+test('command(): run sees each flag typed from its spec; a required flag that is missing is an error', async () => {
+  let seen: unknown;
+  const leaf = command({
+    name: 'x',
+    summary: 'typed',
+    flags: {
+      n: { description: 'a number', default: '3', parse: (v) => Number(v) },
+      dir: { description: 'where', required: true },
+      opt: { description: 'optional' },
+      on: { description: 'switch', type: 'boolean' },
+      many: { description: 'list', multiple: true, parse: (v) => v.length },
+    },
+    async run({ flags }) {
+      // Compile-time checks: these assignments fail `tsc` if the derived types drift.
+      const n: number = flags.n;
+      const dir: string = flags.dir;
+      const opt: string | undefined = flags.opt;
+      const on: boolean = flags.on;
+      const many: number[] | undefined = flags.many;
+      seen = { n, dir, opt, on, many };
+      return 0;
+    },
+  });
+  const tree: CommandSpec = { name: 'fedmesh', summary: 't', subcommands: [leaf] };
+  const { cmd, ctx } = resolve(tree, ['x', '--dir', '/d', '--many', 'ab', '--many', 'abc']);
+  await cmd.run?.(ctx);
+  assert.deepEqual(seen, { n: 3, dir: '/d', opt: undefined, on: false, many: [2, 3] });
+  assert.throws(
+    () => resolve(tree, ['x']),
+    (err: Error) => err.name === 'ConfigError' && /--dir is required/.test(err.message),
+  );
 });

@@ -11,6 +11,8 @@ export interface FlagSpec<T = unknown> {
   value?: string;
   /** Default shown in --help (and used when the flag is absent, unless `defaultValue` says otherwise). */
   default?: string;
+  /** The command cannot run without it: absent, it is a ConfigError naming the flag. */
+  required?: boolean;
   /** May be given more than once; the parser then receives each value. */
   multiple?: boolean;
   /** Converts and validates the raw text; throw ConfigError for a bad value. */
@@ -28,6 +30,37 @@ export interface CommandSpec {
   subcommands?: CommandSpec[];
   /** Runs the command with parsed flags; resolves to the process exit code. */
   run?: (ctx: CommandContext) => Promise<number>;
+}
+
+/** What `parse` returns, or the raw text when a flag has no parser. */
+type Parsed<S> = S extends { parse: (raw: string) => infer T } ? T : string;
+
+/**
+ * The value a flag arrives as in `run`, derived from its spec: booleans are booleans; otherwise the
+ * parsed value (a list when `multiple`), and `undefined` is possible only when there is no default
+ * and the flag is not required.
+ */
+export type FlagValue<S extends FlagSpec> = S extends { type: 'boolean' }
+  ? boolean
+  :
+      | (S extends { multiple: true } ? Parsed<S>[] : Parsed<S>)
+      | (S extends { default: string } ? never : S extends { required: true } ? never : undefined);
+
+/** The typed flags of a command with these specs. */
+export type FlagValues<F extends Record<string, FlagSpec>> = { [K in keyof F]: FlagValue<F[K]> };
+
+/** A leaf command whose `run` sees its flags typed from their specs (see `command`). */
+export interface TypedCommand<F extends Record<string, FlagSpec>> extends Omit<CommandSpec, 'flags' | 'run'> {
+  flags: F;
+  run(ctx: { flags: FlagValues<F>; positionals: string[]; path: string }): Promise<number>;
+}
+
+/**
+ * Declares a leaf command: the flag types `run` sees come from the specs themselves, so a flag's
+ * type is written once (its `parse`), never again in a cast.
+ */
+export function command<const F extends Record<string, FlagSpec>>(spec: TypedCommand<F>): CommandSpec {
+  return spec as unknown as CommandSpec;
 }
 
 export interface CommandContext {
@@ -110,6 +143,7 @@ export function resolve(root: CommandSpec, argv: string[]): { cmd: CommandSpec; 
     let raw = parsed.values[name] as string | boolean | string[] | undefined;
     if (raw === undefined && f.default !== undefined && f.type !== 'boolean')
       raw = f.multiple ? [f.default] : f.default;
+    if (raw === undefined && f.required) throw new ConfigError(`${path}: --${name} is required`);
     if (raw === undefined || typeof raw === 'boolean') {
       flags[name] = raw ?? (f.type === 'boolean' ? false : undefined);
       continue;

@@ -10,8 +10,20 @@ const positive = (v: string) => {
   return n;
 };
 
+/** The names of a listener's limit flags with this prefix. */
+export type LimitFlagName<P extends string> =
+  | `${P}max-connections`
+  | `${P}max-connections-per-source`
+  | `${P}handshake-timeout`;
+
+type LimitFlag = FlagSpec<number> & { value: string; default: string; parse: (raw: string) => number };
+
 /** `--<prefix>max-connections`, `--<prefix>max-connections-per-source`, `--<prefix>handshake-timeout`. */
-export function listenerLimitFlags(prefix: string, what: string, defaults: ListenerLimits): Record<string, FlagSpec> {
+export function listenerLimitFlags<P extends string>(
+  prefix: P,
+  what: string,
+  defaults: ListenerLimits,
+): Record<LimitFlagName<P>, LimitFlag> {
   return {
     [`${prefix}max-connections`]: {
       description: `connections open at once on the ${what}; more are closed at accept`,
@@ -31,14 +43,14 @@ export function listenerLimitFlags(prefix: string, what: string, defaults: Liste
       default: formatDuration(defaults.handshakeTimeoutMs),
       parse: parseDuration,
     },
-  };
+  } as Record<LimitFlagName<P>, LimitFlag>;
 }
 
 /** The limits those flags parsed to. */
-export function limitsFromFlags(flags: Record<string, unknown>, prefix: string): ListenerLimits {
+export function limitsFromFlags<P extends string>(flags: Record<LimitFlagName<P>, number>, prefix: P): ListenerLimits {
   return {
-    maxConnections: flags[`${prefix}max-connections`] as number,
-    maxConnectionsPerSource: flags[`${prefix}max-connections-per-source`] as number,
-    handshakeTimeoutMs: flags[`${prefix}handshake-timeout`] as number,
+    maxConnections: flags[`${prefix}max-connections`],
+    maxConnectionsPerSource: flags[`${prefix}max-connections-per-source`],
+    handshakeTimeoutMs: flags[`${prefix}handshake-timeout`],
   };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadYaml } from '@kubernetes/client-node';
-import type { CommandSpec } from '../../common/cli/command.ts';
+import { type CommandSpec, command } from '../../common/cli/command.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { createLogger } from '../../common/log.ts';
@@ -12,16 +12,19 @@ export const keepalivedCommand: CommandSpec = {
   name: 'keepalived',
   summary: 'keepalived beside the GM: render keepalived.conf, run the sub-second readiness feeder',
   subcommands: [
-    {
+    command({
       name: 'render',
       summary: 'render keepalived.conf from typed options (JSON or YAML) to stdout',
       flags: {
-        config: { description: 'options file (KeepalivedInit, see deploy/keepalived/README.md)', value: 'FILE' },
+        config: {
+          description: 'options file (KeepalivedInit, see deploy/keepalived/README.md)',
+          value: 'FILE',
+          required: true,
+        },
       },
       details: 'Gate the result on the real thing: keepalived -e -t -f FILE',
-      async run({ flags, path }) {
-        const file = flags.config as string | undefined;
-        if (!file) throw new ConfigError(`${path}: --config is required`);
+      async run({ flags }) {
+        const file = flags.config;
         let opts: unknown;
         try {
           opts = loadYaml(readFileSync(file, 'utf8'));
@@ -32,29 +35,28 @@ export const keepalivedCommand: CommandSpec = {
         process.stdout.write(renderKeepalivedConf(opts));
         return 0;
       },
-    },
-    {
+    }),
+    command({
       name: 'readiness-file',
       summary: "poll the GM's /readyz and keep keepalived's track_file current (0 ready, 1 not) until SIGTERM",
       flags: {
         url: { description: 'readiness URL', value: 'URL', default: 'http://127.0.0.1:8080/readyz' },
-        path: { description: 'track_file path (the file readiness check)', value: 'FILE' },
+        path: { description: 'track_file path (the file readiness check)', value: 'FILE', required: true },
         interval: { description: 'poll interval', value: 'DURATION', default: '200ms', parse: parseDuration },
       },
-      async run({ flags, path }) {
-        const file = flags.path as string | undefined;
-        if (!file) throw new ConfigError(`${path}: --path is required`);
+      async run({ flags }) {
+        const file = flags.path;
         const ac = new AbortController();
         for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
         await runReadinessFileLoop({
-          url: flags.url as string,
+          url: flags.url,
           path: file,
-          intervalMs: flags.interval as number,
+          intervalMs: flags.interval,
           signal: ac.signal,
           log: createLogger({ component: 'keepalived.readiness' }),
         });
         return 0;
       },
-    },
+    }),
   ],
 };
