@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadAllYaml } from '@kubernetes/client-node';
 import { Type } from 'typebox';
+import { exampleObject, loadExamples } from '../examples/index.ts';
+import { INVALID } from '../examples/invalid.ts';
 import { toStructural } from './crd.ts';
-import { exampleObject, loadExamples } from './examples/index.ts';
-import { INVALID } from './examples/invalid.ts';
 import { CRD_DIR, main, renderAll, staleFiles } from './generate.ts';
 import {
   crdManifest,
@@ -32,6 +33,19 @@ const kindOf = (obj: unknown): KindName => {
 test('the generated CRD YAML under crds/ is current', () => {
   const stale = staleFiles(CRD_DIR, renderAll());
   assert.deepEqual(stale, [], `stale CRD files: ${stale.join(', ')}; run \`node crds/generate.ts\` and commit them`);
+});
+
+test('every manifest under crds/ is a CustomResourceDefinition, so `kubectl apply -R -f crds/` installs only CRDs', () => {
+  // What kubectl's recursive apply reads: .yaml, .yml and .json files in every subfolder.
+  const files = readdirSync(CRD_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ya?ml|json)$/.test(f));
+  assert.deepEqual(files.sort(), KINDS.map((k) => `sedna.io_${k.plural}.yaml`).sort());
+  for (const f of files) {
+    const docs = loadAllYaml(readFileSync(join(CRD_DIR, f), 'utf8')) as Array<{ apiVersion?: string; kind?: string }>;
+    assert.ok(docs.length > 0, `${f} has a document`);
+    for (const d of docs) {
+      assert.deepEqual([d.apiVersion, d.kind], ['apiextensions.k8s.io/v1', 'CustomResourceDefinition'], f);
+    }
+  }
 });
 
 test('generate --check fails on missing, edited and unexpected files, and passes after a run', (t) => {

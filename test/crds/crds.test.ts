@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, ApiextensionsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { DeadlineError } from '../../common/errors.ts';
-import { exampleObject, loadExamples } from '../../crds/examples/index.ts';
-import { INVALID } from '../../crds/examples/invalid.ts';
 import { crdManifest, GROUP, KINDS, type KindName, kindDefinition, VERSION, validate } from '../../crds/index.ts';
+import { exampleObject, loadExamples } from '../../examples/index.ts';
+import { INVALID } from '../../examples/invalid.ts';
 import { useEnvtest } from '../envtest/index.ts';
 
 const env = useEnvtest();

@@ -10,8 +10,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../../common/async.ts';
 import { createKubeRest, isStatus, type KubeRest } from '../../common/kube/rest.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
-import { exampleObject, loadExamples } from '../../crds/examples/index.ts';
 import { installCrds } from '../../crds/index.ts';
+import { exampleObject, loadExamples } from '../../examples/index.ts';
 import { createLeaderElector } from '../../gm/election/elector.ts';
 import { createLeaseLock } from '../../gm/election/lock.ts';
 import { createOperators, type Operators, type OperatorsInit } from '../../gm/operators/index.ts';
@@ -132,7 +132,7 @@ export async function list(rest: KubeRest, r: ResourceType, ns: string, labelSel
   return out.items;
 }
 
-/** Creates every object of an example file (crds/examples/FILE) in `ns`; returns them by `Kind/name`. */
+/** Creates every object of an example file (examples/FILE) in `ns`; returns them by `Kind/name`. */
 export async function applyExample(rest: KubeRest, ns: string, file: string): Promise<Map<string, KubeObject>> {
   const out = new Map<string, KubeObject>();
   for (const e of loadExamples().filter((x) => x.file === file)) {

@@ -3,7 +3,7 @@
  * validator reports `keyword` at `path`; the integration test that the API server refuses the same
  * object naming the same field.
  */
-import type { KindName } from '../kinds.ts';
+import type { KindName } from '../crds/kinds.ts';
 import { exampleObject } from './index.ts';
 
 export interface InvalidCase {

@@ -1,10 +1,13 @@
-/** The example manifests in this folder, for tests and for anyone who wants sample objects. */
+/**
+ * The example manifests in this folder (Sedna objects, not CRDs: they live outside crds/ so that
+ * `kubectl apply -R -f crds/` installs only the CRDs), for tests and for anyone who wants samples.
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 
 export interface Example {
-  /** File name inside crds/examples/. */
+  /** File name inside examples/. */
   file: string;
   /** `Kind/name`, for test names. */
   id: string;
