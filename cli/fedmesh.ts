@@ -5,17 +5,7 @@
  */
 import { type CommandSpec, runCli } from '../common/cli/command.ts';
 import { configuredCluster } from '../common/kube/access.ts';
-
-// Each component's command module loads its whole implementation (libp2p, fastify, client-node…);
-// a process imports only the one it runs, so a GM does not carry the mesh and vice versa.
-const components: Record<string, () => Promise<CommandSpec>> = {
-  gm: async () => (await import('../gm/command.ts')).gmCommand,
-  lc: async () => (await import('../lc/command.ts')).lcCommand,
-  mesh: async () => (await import('../mesh/command.ts')).meshCommand,
-  keepalived: async () => (await import('../deploy/keepalived/command.ts')).keepalivedCommand,
-  sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
-  envtest: async () => (await import('./envtest.ts')).envtestCommand,
-};
+import { components } from './components.ts';
 
 let argv = process.argv.slice(2);
 // `fedmesh` alone: with a cluster configured there is nothing to guess, so help; with none, the
