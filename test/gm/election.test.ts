@@ -74,6 +74,50 @@ test('three replicas: one leader; kill -9 → new leader within lease + retry; S
   assert.ok(messages.some((m) => m?.startsWith(`${second.holder} stopped leading`)));
 });
 
+/** Attempts (acquire or renew, either result) the replica has made, from its /metrics. */
+async function attempts(r: { port: number }): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${r.port}/metrics`, { signal: AbortSignal.timeout(2000) });
+  const body = await res.text();
+  let n = 0;
+  for (const m of body.matchAll(/^fedmesh_gm_lease_renew_duration_seconds_count\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  return n;
+}
+
+test('SIGTERM: a standby takes the released lease in under half a 5 s retry period, which only its Lease watch explains', async (t) => {
+  // Slow polls: a standby that only polled would wait retry × (1 + rand × 1.2) ≥ 5 s after its
+  // last look at the Lease. The leader is stopped right after both standbys' first look, so any
+  // handoff under 2.5 s is the watch seeing the release.
+  const timing = { leaseDuration: '10s', renewDeadline: '7s', retryPeriod: '5s' };
+  const SLOW_RETRY_MS = 5000;
+  const namespace = await env.namespace(t);
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const holder = await watchHolder(env.plane, namespace, 'gm', ac.signal);
+  const leader = await startReplica(env.plane, { id: 'a', namespace, ...timing });
+  t.after(() => leader.proc.stop('SIGKILL'));
+  await holder.until((h) => h === 'a', 15_000);
+  const standbys = await Promise.all(['b', 'c'].map((id) => startReplica(env.plane, { id, namespace, ...timing })));
+  t.after(() => Promise.all(standbys.map((r) => r.proc.stop('SIGKILL'))));
+  const looked = performance.now();
+  for (;;) {
+    const counts = await Promise.all(standbys.map(attempts));
+    if (counts.every((n) => n >= 1)) break;
+    assert.ok(performance.now() - looked < 15_000, `standbys looked at the Lease: ${counts}`);
+    await sleep(20);
+  }
+  assert.equal(holder.current(), 'a', 'the standbys found the lease held');
+
+  const t0 = performance.now();
+  leader.proc.signal('SIGTERM');
+  const next = await holder.until((h) => h === 'b' || h === 'c', 20_000, t0);
+  const handoff = next.at - t0;
+  assert.ok(
+    handoff < SLOW_RETRY_MS / 2,
+    `graceful handoff took ${handoff.toFixed(0)} ms (bound ${SLOW_RETRY_MS / 2} ms); holders seen: ${JSON.stringify(holder.seen.map((x) => [x.holder, Math.round(x.at - t0)]))}`,
+  );
+  assert.equal(await leader.proc.exited, 0, 'a SIGTERMed replica exits 0');
+});
+
 test('API server lost: the leader fences by the renew deadline, nobody leads meanwhile, one leader after', async (t) => {
   const namespace = await env.namespace(t);
   const ac = new AbortController();
