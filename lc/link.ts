@@ -1,9 +1,10 @@
 /**
  * The LC's link to the GM replicas, fedmesh v1 (common/wire/PROTOCOL.md): tries the endpoints in
  * turn, waiting a jittered backoff before every reconnect (reset only by a connection that stayed
- * up a while; only such a one, ended by 1001/1006, moves on to the next endpoint at once); applies
- * downstream frames to the store atomically with the stream position before acking them; hands
- * the upstream reports to reports.ts (ordering, retries, dead letters, suspects).
+ * up a while; only such a one, ended by 1001/1006, moves on to the next endpoint at once); runs the
+ * handshake and heartbeats; hands downstream frames to downstream.ts (applied to the store with the
+ * stream position before they are acked) and upstream reports to reports.ts (ordering, retries,
+ * dead letters, suspects).
  *
  * Seam: `dial` opens the WebSocket. The default dials directly; a mesh tunnel (mesh/) or the
  * metaServer list-watch fallback plug in here without touching the protocol or the store.
@@ -34,8 +35,9 @@ import {
   MAX_REPORT_BYTES,
   STABLE_CONNECTION_MS,
 } from './constants.ts';
+import { createDownstream } from './downstream.ts';
 import { createReportSender, type ReportSession } from './reports.ts';
-import { type DeadLetter, type LcStore, type StoreOp, storeKey } from './store/types.ts';
+import type { DeadLetter, LcStore, StoreOp } from './store/types.ts';
 
 /** What ws reports when the connection ended without a close frame (the peer died, the network broke). */
 const ABNORMAL_CLOSURE = 1006;
@@ -169,13 +171,6 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
       let closing = false;
       // A close we started (or ws started on a local error) echoes our code back: not the GM's verdict.
       let ours = false;
-      let stream: string | null = store.position().stream;
-      let applied = store.position().seq;
-      let lost = false; // a gap was seen: ignore data frames until the next sync-begin
-      let snapshot: Set<string> | undefined;
-      let batch: StoreOp[] = [];
-      let toGrant = 0;
-      let commitQueued = false;
       let upstream: ReportSession | undefined;
       let lastRecv = performance.now();
       let lastSent = performance.now();
@@ -201,17 +196,20 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
         setTimeout(() => ws.terminate(), 1000).unref();
       }
       const onAbort = () => close(CLOSE.NORMAL);
+      const downstream = createDownstream({
+        store,
+        log,
+        send,
+        open: () => !closing,
+        fail: close,
+        applied: (ops, seq) => observer?.applied?.(ops, seq),
+      });
       signal.addEventListener('abort', onAbort, { once: true });
 
       function onWelcome(w: WelcomeFrame) {
-        if (w.mode === 'resume' && (w.stream !== stream || w.nextSeq !== applied + 1)) {
+        if (!downstream.welcome(w)) {
           close(CLOSE.MALFORMED, 'welcome does not resume our position');
           return;
-        }
-        if (w.mode === 'resync') {
-          stream = w.stream;
-          applied = w.nextSeq - 1;
-          snapshot = undefined;
         }
         welcome = w;
         welcomedAt = performance.now();
@@ -244,63 +242,6 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
         upstream.pump();
       }
 
-      function onData(f: Extract<FedmeshDownstreamFrame, { seq: number }>) {
-        toGrant++;
-        if (lost && f.type !== 'sync-begin') return scheduleCommit();
-        if (lost) {
-          lost = false;
-          applied = f.seq - 1;
-        }
-        if (f.seq <= applied) return scheduleCommit(); // a duplicate after a resume
-        if (f.seq !== applied + 1) {
-          log.warn({ expected: applied + 1, got: f.seq }, 'gap in the downstream, asking for a resync');
-          lost = true;
-          send({ type: 'resync-request', reason: `expected seq ${applied + 1}, got ${f.seq}` });
-          return scheduleCommit();
-        }
-        applied = f.seq;
-        if (f.type === 'sync-begin') snapshot = new Set();
-        else if (f.type === 'sync-end') {
-          batch.push({ op: 'retain', keys: snapshot ?? new Set() });
-          snapshot = undefined;
-        } else if (f.op === 'upsert') {
-          snapshot?.add(storeKey(f.kind, f.namespace, f.name));
-          batch.push({ op: 'upsert', kind: f.kind, namespace: f.namespace, name: f.name, object: f.object });
-        } else batch.push({ op: 'delete', kind: f.kind, namespace: f.namespace, name: f.name });
-        scheduleCommit();
-      }
-
-      function scheduleCommit() {
-        if (commitQueued) return;
-        commitQueued = true;
-        setImmediate(commit);
-      }
-
-      // One transaction for every frame that arrived in this turn of the event loop, then ack + credit.
-      function commit() {
-        commitQueued = false;
-        if (closing) return;
-        const ops = batch;
-        batch = [];
-        const pos = store.position();
-        const moved = pos.stream !== stream || pos.seq !== applied;
-        if (ops.length || moved) {
-          try {
-            store.apply(ops, { stream, seq: applied });
-          } catch (err) {
-            log.error({ err }, 'cannot write the store');
-            close(CLOSE.INTERNAL_ERROR, 'store write failed');
-            return;
-          }
-          if (applied > 0) send({ type: 'ack', seq: applied });
-          observer?.applied?.(ops, applied);
-        }
-        if (toGrant > 0) {
-          send({ type: 'credit', frames: Math.min(toGrant, 1_000_000) });
-          toGrant = 0;
-        }
-      }
-
       function onFrame(f: FedmeshDownstreamFrame) {
         if (!welcome) {
           if (f.type === 'welcome') onWelcome(f);
@@ -314,7 +255,7 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
           case 'object':
           case 'sync-begin':
           case 'sync-end':
-            onData(f);
+            downstream.data(f);
             return;
           case 'ack':
             upstream?.ack(f.reportId);
@@ -334,14 +275,12 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
       }
 
       ws.on('open', () => {
-        const pos = { stream, seq: stream === null ? 0 : applied };
         send({
           type: 'hello',
           node: init.node,
           lcVersion: init.lcVersion,
           instance: store.instance,
-          stream: pos.stream,
-          lastDownstreamSeq: pos.seq,
+          ...downstream.position(),
           credit: window,
         });
       });

@@ -2,8 +2,12 @@
  * Test helpers for lc/ (not exported by index.ts): a scripted GM that hands each connection to the
  * test, which reads and writes frames by hand, and the frames it typically sends.
  */
+import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { createLink, type Link, type LinkComponents, type LinkInit } from './link.ts';
+import type { LcStore } from './store/types.ts';
 
 export interface FakeGm {
   url: string;
@@ -112,3 +116,31 @@ export function nested(levels: number): Record<string, unknown> {
 export function nestedText(levels: number): string {
   return `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 }
+
+/** A link to `endpoints` with fast backoff and no jitter, started; `stop` aborts it and waits. */
+export function startLink(
+  store: LcStore,
+  endpoints: string[],
+  init: Partial<LinkInit> = {},
+  components: Partial<LinkComponents> = {},
+): { link: Link; stop: () => Promise<void> } {
+  const link = createLink(
+    { node: 'n1', endpoints, lcVersion: 't', backoffMinMs: 20, backoffMaxMs: 100, ...init },
+    { store, log: pino({ level: 'silent' }), random: () => 0, ...components },
+  );
+  const ac = new AbortController();
+  const done = link.start(ac.signal);
+  return {
+    link,
+    stop: async () => {
+      ac.abort();
+      await done;
+    },
+  };
+}
+
+/** Polls `pred` every 10 ms for up to 2 s, then asserts it. */
+export const until = async (pred: () => boolean) => {
+  for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(pred());
+};
