@@ -141,3 +141,20 @@ test('every ALLOWED_LONG_FILES entry is still a file over the limit, with a reas
   }
   assert.deepEqual(stale, [], `remove these from ALLOWED_LONG_FILES in ${THIS_FILE}:\n  ${stale.join('\n  ')}`);
 });
+
+/** Folders whose index.ts is their only door: code elsewhere imports nothing else inside them. */
+const FACES = ['gm/election/'];
+
+test('folders with a face are entered through their index.ts only', () => {
+  const violations: string[] = [];
+  for (const file of sourceFiles()) {
+    for (const spec of importSpecifiers(readFileSync(join(ROOT, file), 'utf8'))) {
+      const target = resolveSpecifier(file, spec);
+      for (const face of FACES) {
+        if (file.startsWith(face) || !target?.startsWith(face)) continue;
+        if (target !== `${face}index.ts`) violations.push(`${file} imports ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(violations, [], `import these through their index.ts:\n  ${violations.join('\n  ')}`);
+});

@@ -5,8 +5,9 @@
 
 /**
  * Kubernetes Kinds (group sedna.io, v1alpha1) the protocols carry, in fedmesh spelling: the one list
- * of Sedna kinds. crds/kinds.ts defines a schema for each (checked there), the operators' resource
- * table derives from it, Sedna's lowercase names derive from it here.
+ * of Sedna kinds, Dataset and Model first (the others reference them). crds/kinds.ts defines a
+ * schema for each (checked there); the operators' resources and primaries and Sedna's lowercase
+ * names derive from it.
  */
 export const KINDS = [
   'Dataset',

@@ -6,7 +6,7 @@
 import type { KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
-import type { FencingGuard } from '../election/guard.ts';
+import type { FencingGuard } from '../election/index.ts';
 import { DEFAULT_KB_SERVER, DEFAULT_LC_SERVER, DEFAULT_RESYNC_MS, DEFAULT_WORKERS } from './constants.ts';
 import type { ListerWatcher } from './informer.ts';
 import { createManager, type Term } from './manager.ts';

@@ -1,12 +1,11 @@
-import { KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
-import type { Logger } from '../../common/log.ts';
-import type { Registry } from '../../common/metrics.ts';
-import { NotLeaderError } from '../election/errors.ts';
-import type { FencingGuard } from '../election/guard.ts';
+import { KubeApiError } from '../../common/kube/rest.ts';
+import { KINDS } from '../../common/wire/kinds.ts';
+import { NotLeaderError } from '../election/index.ts';
 import { DEFAULT_RESYNC_MS, DEFAULT_WORKERS } from './constants.ts';
 import { TerminalError, WriteRefusedError } from './errors.ts';
-import { createInformer, type Informer, type ListerWatcher, restListerWatcher } from './informer.ts';
-import { createWorkQueue, type QueueClock, type WorkQueue } from './queue.ts';
+import type { OperatorsComponents } from './index.ts';
+import { createInformer, type Informer, restListerWatcher } from './informer.ts';
+import { createWorkQueue, type WorkQueue } from './queue.ts';
 import { datasetReconciler, modelReconciler, references } from './reconcilers/datamodel.ts';
 import { federatedLearningReconciler } from './reconcilers/federatedlearning.ts';
 import { incrementalLearningReconciler } from './reconcilers/incremental.ts';
@@ -24,14 +23,8 @@ function apiAnswer(err: unknown): { status?: number; reason?: string } {
   return api instanceof KubeApiError ? { status: api.status, reason: api.reason } : {};
 }
 
-const PRIMARIES = [
-  'Dataset',
-  'Model',
-  'JointInferenceService',
-  'FederatedLearningJob',
-  'IncrementalLearningJob',
-  'LifelongLearningJob',
-] as const;
+// Every Sedna kind is a primary: each has its reconciler.
+const PRIMARIES = KINDS;
 type Primary = (typeof PRIMARIES)[number];
 
 export interface ManagerInit {
@@ -42,18 +35,6 @@ export interface ManagerInit {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   worker: WorkerConfig;
-}
-
-export interface ManagerComponents {
-  rest: KubeRest;
-  guard: FencingGuard;
-  log: Logger;
-  registry?: Registry;
-  /** Wall clock for status times. */
-  now?: () => Date;
-  queueClock?: QueueClock;
-  /** Replaces the API lister-watchers (tests wrap the real ones). */
-  listerWatcher?: (resource: ResourceType, namespace?: string) => ListerWatcher;
 }
 
 /** What one term runs, exposed for tests. */
@@ -68,7 +49,7 @@ export interface Term {
   idle(): boolean;
 }
 
-export function createManager(init: ManagerInit, c: ManagerComponents) {
+export function createManager(init: ManagerInit, c: OperatorsComponents) {
   const log = c.log.child({ component: 'gm.operators' });
   const reg = c.registry;
   const reconciles = reg?.counter('fedmesh_gm_reconcile_total', 'Reconciles by kind and result.');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
-import type { FencingGuard } from '../election/guard.ts';
+import type { FencingGuard } from '../election/index.ts';
 import { RESOURCES } from './resources.ts';
 import { createWriter } from './writer.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isStatus, KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
 import type { Counter } from '../../common/metrics.ts';
-import type { FencingGuard } from '../election/guard.ts';
+import type { FencingGuard } from '../election/index.ts';
 import { recordEvent } from '../events.ts';
 import { FIELD_MANAGER, HASH_ANNOTATION, WRITER_ANNOTATION } from './constants.ts';
 import { TerminalError, WriteRefusedError } from './errors.ts';

@@ -12,8 +12,7 @@ import { createKubeRest, isStatus, type KubeRest } from '../../common/kube/rest.
 import { createLogger, type Logger } from '../../common/log.ts';
 import { installCrds } from '../../crds/index.ts';
 import { exampleObject, loadExamples } from '../../examples/index.ts';
-import { createLeaderElector } from '../../gm/election/elector.ts';
-import { createLeaseLock } from '../../gm/election/lock.ts';
+import { createLeaderElector, createLeaseLock } from '../../gm/election/index.ts';
 import { createOperators, type Operators, type OperatorsInit } from '../../gm/operators/index.ts';
 import {
   collectionPath,
