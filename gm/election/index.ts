@@ -18,5 +18,6 @@ export { LeaseLostError, NotLeaderError } from './errors.ts';
 export type { FencingGuard } from './guard.ts';
 export type { LeaseLock, LeaseLockInit } from './lock.ts';
 export { createLeaseLock } from './lock.ts';
+export type { LeaseOp, LeaseProblem } from './problems.ts';
 export type { LeaderElectionRecord } from './record.ts';
 export { validateTiming } from './timing.ts';
