@@ -89,6 +89,9 @@ const OPTIONS: Record<string, () => Promise<Array<[string, string]>>> = {
       ['maxOutboxBytes', mib(c.MAX_OUTBOX_BYTES)],
       ['maxOutboxReportsPerObject', String(c.MAX_OUTBOX_REPORTS_PER_OBJECT)],
       ['maxDeadLetters', String(c.MAX_DEAD_LETTERS)],
+      ['rootfs', `\`${c.DEFAULT_ROOTFS}\` (the CLI: \`$ROOTFS_MOUNT_DIR\` when set)`],
+      ['credentialsDir', 'undefined: s3:// datasets cannot be read'],
+      ['datasetPeriodMs', ms(c.DATASET_PERIOD_MS)],
       [
         'httpLimits',
         `${h.maxConnections} connections, ${h.maxConnectionsPerSource} per source, ${ms(h.handshakeTimeoutMs)} handshake`,

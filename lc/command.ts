@@ -8,7 +8,9 @@ import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
 import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import {
   BACKOFF_MAX_MS,
+  DATASET_PERIOD_MS,
   DEFAULT_HTTP_LISTEN,
+  DEFAULT_ROOTFS,
   DEFAULT_STATE_DIR,
   DEFAULT_TOKEN_FILE,
   MAX_OUTBOX_BYTES,
@@ -106,9 +108,24 @@ export const lcCommand = command({
       default: String(MAX_OUTBOX_REPORTS_PER_OBJECT),
       parse: atLeast(1),
     },
+    rootfs: {
+      description: `where the node's / is mounted: local dataset paths resolve under it (default: $ROOTFS_MOUNT_DIR, or ${DEFAULT_ROOTFS})`,
+      value: 'DIR',
+    },
+    'credentials-dir': {
+      description:
+        'storage credentials for s3:// datasets, one directory per Secret: DIR/NAMESPACE/SECRET/ACCESS_KEY_ID... (docs/lc.md)',
+      value: 'DIR',
+    },
+    'dataset-period': {
+      description: 'how often dataset index files are re-read (local files are also watched for changes)',
+      value: 'DURATION',
+      default: `${DATASET_PERIOD_MS / 1000}s`,
+      parse: parseDuration,
+    },
   },
   details: [
-    "Environment as Sedna's LC: NODENAME, GM_ADDRESS (HOST:PORT), BIND_PORT (worker API port).",
+    "Environment as Sedna's LC: NODENAME, GM_ADDRESS (HOST:PORT), BIND_PORT (worker API port), ROOTFS_MOUNT_DIR.",
     'Workers POST /sedna/workers/NAME/info; reports wait in the store until a GM acknowledged them.',
     'Reports the GM refuses for good are dead letters: GET /fedmesh/dead-letters on the worker API port.',
     'With no GM reachable the LC keeps its objects and its worker API; SIGTERM stops it cleanly (exit 0).',
@@ -136,6 +153,9 @@ export const lcCommand = command({
         maxOutboxBytes: f['max-outbox-bytes'],
         maxOutboxReports: f['max-outbox-reports'],
         maxOutboxReportsPerObject: f['max-outbox-reports-per-object'],
+        rootfs: f.rootfs ?? process.env.ROOTFS_MOUNT_DIR ?? DEFAULT_ROOTFS,
+        credentialsDir: f['credentials-dir'],
+        datasetPeriodMs: Math.max(f['dataset-period'], 100),
       },
       { log },
     );

@@ -64,5 +64,33 @@ export const DEFAULT_TOKEN_FILE = '/var/run/secrets/fedmesh/token';
 /** State directory (SQLite database), on the node's disk so it survives pod restarts. */
 export const DEFAULT_STATE_DIR = '/var/lib/fedmesh-lc';
 
-/** Kinds whose reports replace each other (only the latest status matters); the others append conditions. */
-export const COALESCED_KINDS: ReadonlySet<string> = new Set(['Dataset', 'JointInferenceService']);
+/**
+ * Kinds whose reports replace each other in the outbox, last write wins: only the latest status
+ * matters. Dataset: the sample count. JointInferenceService: the GM writes the latest metrics.
+ * FederatedLearningJob: the GM writes the latest model metrics and a Training condition per round,
+ * so offline, rounds reported between two deliveries collapse into the last (docs/lc.md).
+ * IL/LL reports are condition transitions (the GM appends each one): never coalesced.
+ */
+export const COALESCED_KINDS: ReadonlySet<string> = new Set([
+  'Dataset',
+  'JointInferenceService',
+  'FederatedLearningJob',
+]);
+
+/** Where the node's root filesystem is mounted (Sedna's ROOTFS_MOUNT_DIR; the DaemonSet mounts hostPath `/`). */
+export const DEFAULT_ROOTFS = '/rootfs';
+
+/** Dataset index files are re-read this often (Sedna's MonitorDataSourceIntervalSeconds), besides on change. */
+export const DATASET_PERIOD_MS = 60_000;
+
+/**
+ * A change seen by fs.watch is read this long after the last event: a writer appending many lines
+ * fires many events, and one read after them counts them all, well within the one-second target.
+ */
+export const DATASET_WATCH_DEBOUNCE_MS = 100;
+
+/** SigV4 signing region when a credential names none (S3-compatible servers accept any; AWS's default). */
+export const S3_REGION = 'us-east-1';
+
+/** One S3 GET of an index file, connect to last byte: a stalled server must not stall the next period. */
+export const S3_TIMEOUT_MS = 30_000;

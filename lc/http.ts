@@ -10,6 +10,7 @@ import { CONTENT_TYPE, type Registry } from '../common/metrics.ts';
 import { checkDepth, isWireError } from '../common/wire/index.ts';
 import { MAX_REPORT_BYTES } from './constants.ts';
 import { ReportRefusedError } from './errors.ts';
+import type { WorkerOutcome } from './managers/types.ts';
 import type { DeadLetter } from './store/types.ts';
 import {
   DEAD_LETTERS_LISTED,
@@ -40,6 +41,11 @@ export interface LcServerComponents {
   log: Logger;
   /** Durably enqueues a report (on disk when it returns); throws ReportRefusedError to refuse it. */
   enqueue(report: NonNullable<Exclude<ReturnType<typeof reportOfWorkerMessage>, string>>): void;
+  /**
+   * The owner kind's manager's answer to a worker message (lc/managers): the report to enqueue, or
+   * a refusal (e.g. 404 for an owner this node does not hold). Undefined: every message is forwarded.
+   */
+  route?(m: WorkerMessage): WorkerOutcome;
   /** The newest dead letters (at most `limit`) and how many are kept, for `GET /fedmesh/dead-letters`. */
   deadLetters(limit: number): { items: DeadLetter[]; total: number };
   /** What the store holds now, for `GET /fedmesh/objects` (read-only introspection). */
@@ -81,8 +87,11 @@ export function buildLcServer(init: LcServerInit, components: LcServerComponents
       if (req.body.name !== req.params.name) {
         return reply(r, 400, `worker name ${req.params.name} in the path differs from ${req.body.name} in the body`);
       }
-      const report = reportOfWorkerMessage(req.body);
-      if (typeof report === 'string') return reply(r, 400, report);
+      const forwarded = reportOfWorkerMessage(req.body);
+      if (typeof forwarded === 'string') return reply(r, 400, forwarded);
+      const outcome = components.route?.(req.body) ?? { report: forwarded };
+      if ('refuse' in outcome) return reply(r, outcome.refuse.status, outcome.refuse.message);
+      const report = outcome.report;
       try {
         components.enqueue(report);
       } catch (err) {

@@ -4,8 +4,9 @@
  */
 import type { Logger } from '../common/log.ts';
 import type { ListenerLimits } from '../common/net/guard.ts';
-import type { Kind } from '../common/wire/index.ts';
+import type { Kind, SednaKind } from '../common/wire/index.ts';
 import type { Dialer, LinkObserver, LinkStatus } from './link.ts';
+import type { ManagerFactory } from './managers/registry.ts';
 import type { LcStore, OutboxEntry } from './store/types.ts';
 
 export { REPORT_REFUSALS, type ReportRefusalCode, ReportRefusedError } from './errors.ts';
@@ -44,6 +45,12 @@ export interface LcInit {
   maxOutboxReportsPerObject?: number;
   /** Dead letters kept, newest first. Default MAX_DEAD_LETTERS (1000). */
   maxDeadLetters?: number;
+  /** Where the node's `/` is mounted (Sedna's ROOTFS_MOUNT_DIR): local dataset URLs resolve under it. Default DEFAULT_ROOTFS (`/rootfs`). */
+  rootfs?: string;
+  /** Storage credentials, `<dir>/<namespace>/<secret>/<KEY>` (docs/lc.md). Default undefined: s3:// datasets cannot be read. */
+  credentialsDir?: string;
+  /** Dataset index files are re-read this often (ms), besides on change. Default DATASET_PERIOD_MS (60 s, Sedna's). */
+  datasetPeriodMs?: number;
 }
 
 export interface LcComponents {
@@ -54,6 +61,8 @@ export interface LcComponents {
   observer?: LinkObserver;
   /** Bearer token source overriding `tokenFile` (in-process LCs). */
   token?: () => string | undefined;
+  /** Managers replacing MANAGER_FACTORIES' for some kinds (tests). */
+  managers?: Partial<Record<SednaKind, ManagerFactory>>;
 }
 
 /** A status report from this node (the worker API, or the LC's own monitors). */

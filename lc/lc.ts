@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { DEFAULT_HTTP_LIMITS, guardHttpServer } from '../common/net/guard.ts';
-import { isWireError } from '../common/wire/index.ts';
+import { isWireError, kindOfSedna } from '../common/wire/index.ts';
 import {
   COALESCED_KINDS,
+  DEFAULT_ROOTFS,
   DEFAULT_TOKEN_FILE,
   MAX_DEAD_LETTERS,
   MAX_OUTBOX_BYTES,
@@ -21,6 +22,8 @@ import { ReportRefusedError } from './errors.ts';
 import { buildLcServer } from './http.ts';
 import type { Lc, LcComponents, LcInit, LcReport } from './index.ts';
 import { createLink, type LinkObserver } from './link.ts';
+import { createManagerHost } from './managers/host.ts';
+import { createManagers } from './managers/registry.ts';
 import { checkedReportText, reportFrame, WIDEST_SEQ } from './report-frame.ts';
 import { createMemoryStore } from './store/memory.ts';
 import { openSqliteStore } from './store/sqlite.ts';
@@ -74,6 +77,19 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     'fedmesh_lc_reports_refused_total',
     'Reports refused before entering the outbox, by code (worker API 400, 413, 429, 507).',
   );
+  const managers = createManagers(
+    {
+      node: init.node,
+      rootfs: init.rootfs ?? DEFAULT_ROOTFS,
+      stateDir: init.stateDir,
+      log,
+      report: (r) => void report(r),
+      get: (kind, namespace, name) => store.getObject(kindOfSedna(kind), namespace, name),
+    },
+    { datasetPeriodMs: init.datasetPeriodMs, credentialsDir: init.credentialsDir },
+    components.managers,
+  );
+  const host = createManagerHost({ node: init.node, store, log, managers });
   const observer: LinkObserver = {
     ...components.observer,
     dialing(endpoint) {
@@ -90,6 +106,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     },
     applied(ops, seq) {
       applied.inc(ops.length);
+      host.applied(ops);
       components.observer?.applied?.(ops, seq);
     },
     closed(code, reason, welcomed) {
@@ -158,6 +175,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
           registry,
           log,
           enqueue: (r) => report(r),
+          route: (m) => host.workerMessage(m),
           deadLetters: (limit) => ({ items: store.deadLetters(limit), total: store.deadLetterCount() }),
           objects: () =>
             store.listObjects().map((o) => {
@@ -184,9 +202,14 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
         address = await app.listen({ host: init.http.host, port: init.http.port });
         log.info({ address, node: init.node, endpoints: init.endpoints }, 'lc started');
       }
+      // Managers first: they get every stored object before the link applies anything new.
+      const stopManagers = new AbortController();
+      const managing = host.start(AbortSignal.any([signal, stopManagers.signal]));
       try {
         await link.start(signal);
       } finally {
+        stopManagers.abort();
+        await managing;
         await app?.close();
         store.close();
         log.info('lc stopped');
