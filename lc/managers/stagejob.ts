@@ -201,11 +201,18 @@ export function createStageJobManager(
     store.saveState(e.key, e.state);
   }
 
-  const header = (e: Entry) => {
+  const datasetOf = (e: Entry) => {
     const dsName = e.job.spec.dataset?.name;
     const ds = typeof dsName === 'string' ? ctx.get('dataset', e.namespace, dsName) : undefined;
-    return ds ? readSamples(ds.object)?.header : undefined;
+    return ds?.object as { spec?: { format?: unknown } } | undefined;
   };
+  const header = (e: Entry) => {
+    const ds = datasetOf(e);
+    return ds ? readSamples(ds)?.header : undefined;
+  };
+
+  // Sedna names a round's sample file after the dataset's format.
+  const dataFile = (e: Entry) => (String(datasetOf(e)?.spec?.format).toLowerCase() === 'csv' ? 'data.csv' : 'data.txt');
 
   function train(e: Entry, view: JobView, step: string, now: Date): void {
     if (!e.trigger) return;
@@ -216,7 +223,7 @@ export function createStageJobManager(
     // Sedna writes no empty round ("not samples"), whatever the condition says.
     if (s.train.length === 0 || !e.trigger.holds({ num_of_samples: s.train.length }, now)) return;
     const round = s.rounds + 1;
-    const dataURL = `${out.root}/data/train/${round}/data.txt`;
+    const dataURL = `${out.root}/data/train/${round}/${dataFile(e)}`;
     files.writeSamples(dataURL, s.train, header(e));
     const input = { ...(models.length ? { models } : {}), dataURL, outputDir: `${out.root}/train/${round}` };
     fire(e, step, { phase: 'train', status: 'ready', input }, { ...s, rounds: round, train: [] });
@@ -227,7 +234,7 @@ export function createStageJobManager(
     if (!out) throw new StageWaitError('outputDir is not a local path (object storage not supported yet)');
     const got = flavor.evalInput(view, ctx);
     const round = Math.max(e.state.rounds, 1);
-    const dataURL = `${out.root}/data/eval/${round}/data.txt`;
+    const dataURL = `${out.root}/data/eval/${round}/${dataFile(e)}`;
     files.writeSamples(dataURL, e.state.evalVersions.flat(), header(e));
     const input = { models: got.models, dataURL, ...(got.outputDir ? { outputDir: got.outputDir } : {}) };
     fire(e, step, { phase: 'eval', status: 'ready', input }, e.state);
