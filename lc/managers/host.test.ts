@@ -5,6 +5,7 @@ import type { Kind, SednaKind } from '../../common/wire/index.ts';
 import { createMemoryStore } from '../store/memory.ts';
 import type { StoreOp } from '../store/types.ts';
 import type { WorkerMessage } from '../worker-api.ts';
+import { createForwardingManager, withModels } from './forward.ts';
 import { createManagerHost } from './host.ts';
 import { createManagers } from './registry.ts';
 import type { Manager, ManagerContext } from './types.ts';
@@ -42,6 +43,8 @@ function setup() {
     {
       dataset: () => recorder('dataset', calls),
       incrementallearningjob: () => recorder('incrementallearningjob', calls),
+      // What a kind without a manager of its own gets (pinned: the real LL manager has its own rules).
+      lifelonglearningjob: () => createForwardingManager({ kind: 'lifelonglearningjob', statusOf: withModels }),
     },
   );
   const host = createManagerHost({ node: 'edge-1', store, log, managers });
@@ -135,7 +138,7 @@ test('manager host: worker messages route by ownerKind, for owners this node hol
     },
   });
   const ll = host.workerMessage(worker('lifelonglearningjob', 'll'));
-  assert.ok('report' in ll && ll.report.kind === 'LifelongLearningJob', 'a kind with no manager of its own forwards');
+  assert.ok('report' in ll && ll.report.kind === 'LifelongLearningJob', 'the forwarding manager forwards');
   const status = (o: ReturnType<typeof host.workerMessage>) => ('refuse' in o ? o.refuse.status : 200);
   assert.equal(status(host.workerMessage(worker('incrementallearningjob', 'il'))), 409, 'its manager answers');
   assert.equal(status(host.workerMessage(worker('model', 'm'))), 400, 'Model takes no worker messages');
