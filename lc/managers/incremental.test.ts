@@ -229,8 +229,8 @@ test('hot update: Deploy Ready without copying, then at Deploy/Running the model
   m.close();
 });
 
-test('worker messages are forwarded as Sedna forwards them; an unknown job is refused', () => {
-  const { ctx, m, put } = setup();
+test('worker messages are forwarded as Sedna forwards them (the host refuses owners not on the node)', () => {
+  const { m, put } = setup();
   put([cond('Train', 'Waiting')]);
   const msg = {
     name: 'w',
@@ -249,8 +249,6 @@ test('worker messages are forwarded as Sedna forwards them; an unknown job is re
       status: { phase: 'train', status: 'completed', output: { models: msg.results, ownerInfo: null } },
     },
   });
-  const other = m.workerMessage({ ...msg, ownerName: 'elsewhere' });
-  assert.ok('refuse' in other && other.refuse.status === 404);
   m.close();
 });
 

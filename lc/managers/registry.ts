@@ -5,6 +5,8 @@
 import { SEDNA_KINDS, type SednaKind } from '../../common/wire/index.ts';
 import { createDatasetManager } from './dataset.ts';
 import { createForwardingManager, withModels } from './forward.ts';
+import { createIncrementalManager } from './incremental.ts';
+import { createLifelongManager } from './lifelong.ts';
 import type { Manager, ManagerContext } from './types.ts';
 
 /** Options of the managers that have any (LcInit carries them). */
@@ -30,8 +32,8 @@ export const MANAGER_FACTORIES: Partial<Record<SednaKind, ManagerFactory>> = {
   model: () => createForwardingManager({ kind: 'model' }),
   jointinferenceservice: jointInference,
   federatedlearningjob: () => createForwardingManager({ kind: 'federatedlearningjob', statusOf: withModels }),
-  // incrementallearningjob, lifelonglearningjob: the trigger managers (lc/managers/incremental.ts,
-  // lifelong.ts) plug in here; until then they forward like FL.
+  incrementallearningjob: (ctx) => createIncrementalManager(ctx),
+  lifelonglearningjob: (ctx) => createLifelongManager(ctx),
 };
 
 /** One manager per Sedna kind: `extra` (tests, or a manager being built) over MANAGER_FACTORIES over forwarding. */

@@ -349,10 +349,8 @@ export function createStageJobManager(
     },
     workerMessage(m) {
       const r = reportOfWorkerMessage(m);
+      // The host (host.ts) already refused an owner this node does not hold (404).
       if (typeof r === 'string') return { refuse: { status: 400, message: r } };
-      if (!ctx.get(flavor.sednaKind, m.namespace, m.ownerName)) {
-        return { refuse: { status: 404, message: `${flavor.kind} ${m.namespace}/${m.ownerName} is not on this node` } };
-      }
       return { report: r };
     },
   };
