@@ -12,6 +12,15 @@ export {
   TunnelRefusedError,
 } from './errors.ts';
 export {
+  createBallotBox,
+  createProber,
+  type HealthConfig,
+  parseHealthConfig,
+  type TallyResult,
+  tallyZone,
+  ViewRejectedError,
+} from './health/index.ts';
+export {
   createMeshNode,
   type MeshNode,
   type MeshNodeComponents,
