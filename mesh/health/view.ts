@@ -10,9 +10,10 @@
  * `fedmesh-health-view/1\n` + payload (domain separation from node records and libp2p's own).
  */
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { open, seal, verifySignature } from '../records/envelope.ts';
 import { NODE_NAME, NodeNameSchema } from '../records/record.ts';
 import { MAX_VIEW_BYTES, MAX_VIEW_VERDICTS } from './constants.ts';
 import { ViewRejectedError, type ViewRejectionCode } from './errors.ts';
@@ -59,16 +60,7 @@ export const HealthViewSchema = Type.Object(
 );
 export type HealthView = Static<typeof HealthViewSchema>;
 
-const EnvelopeSchema = Type.Object(
-  {
-    payload: Type.String({ minLength: 1, maxLength: MAX_VIEW_BYTES }),
-    sig: Type.String({ minLength: 1, maxLength: 256 }),
-  },
-  { additionalProperties: false },
-);
 const checkView = Compile(HealthViewSchema);
-const checkEnvelope = Compile(EnvelopeSchema);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A view with its signed wire bytes (forwarded unchanged). */
 export interface SignedView {
@@ -86,13 +78,6 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function signedBytes(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(DOMAIN.length + payload.length);
-  out.set(DOMAIN);
-  out.set(payload, DOMAIN.length);
-  return out;
-}
-
 const reject = (code: ViewRejectionCode, why: string, voter?: string, cause?: unknown) =>
   new ViewRejectedError(code, `health view rejected: ${why}`, voter, cause === undefined ? undefined : { cause });
 
@@ -107,11 +92,7 @@ export async function signView(view: HealthView, key: PrivateKey): Promise<Signe
   if (peerIdFromPrivateKey(key).toString() !== view.peerId) {
     throw reject('ERR_VIEW_KEY_MISMATCH', 'signing key is not the key of view.peerId', view.voter);
   }
-  const payload = encodeView(view);
-  const sig = await key.sign(signedBytes(payload));
-  const bytes = new TextEncoder().encode(
-    JSON.stringify({ payload: Buffer.from(payload).toString('base64'), sig: Buffer.from(sig).toString('base64') }),
-  );
+  const bytes = await seal(DOMAIN, encodeView(view), key);
   if (bytes.length > MAX_VIEW_BYTES) throw reject('ERR_VIEW_MALFORMED', 'view too large', view.voter);
   return { view, bytes };
 }
@@ -125,20 +106,11 @@ export interface DecodedView {
 
 /** Decodes untrusted bytes: size, envelope, JSON, schema, canonical form. Throws ERR_VIEW_MALFORMED. */
 export function decodeView(bytes: Uint8Array): DecodedView {
-  if (bytes.length > MAX_VIEW_BYTES) throw reject('ERR_VIEW_MALFORMED', 'too large');
-  let env: unknown;
-  try {
-    env = JSON.parse(utf8.decode(bytes));
-  } catch (err) {
-    throw reject('ERR_VIEW_MALFORMED', 'not JSON', undefined, err);
-  }
-  if (!checkEnvelope.Check(env)) throw reject('ERR_VIEW_MALFORMED', 'envelope does not match its schema');
-  const payload = new Uint8Array(Buffer.from(env.payload, 'base64'));
-  const sig = new Uint8Array(Buffer.from(env.sig, 'base64'));
+  const env = open(bytes, MAX_VIEW_BYTES);
+  if ('why' in env) throw reject('ERR_VIEW_MALFORMED', env.why, undefined, env.cause);
+  const { payload, sig, text } = env;
   let view: unknown;
-  let text: string;
   try {
-    text = utf8.decode(payload);
     view = JSON.parse(text);
   } catch (err) {
     throw reject('ERR_VIEW_MALFORMED', 'payload is not JSON', undefined, err);
@@ -186,14 +158,11 @@ export async function verifyView(bytes: Uint8Array, ctx: VerifyContext): Promise
   if (pinned !== view.peerId) {
     throw reject('ERR_VIEW_KEY_MISMATCH', `${voter} is pinned to ${pinned}, the view names ${view.peerId}`, voter);
   }
-  let publicKey: { verify(d: Uint8Array, s: Uint8Array): boolean | Promise<boolean> } | undefined;
-  try {
-    publicKey = peerIdFromString(pinned).publicKey;
-  } catch (err) {
-    throw reject('ERR_VIEW_KEY_MISMATCH', `pinned peer ID of ${voter} is not valid`, voter, err);
+  const signed = await verifySignature(DOMAIN, payload, sig, pinned);
+  if (!signed.ok) {
+    const code = signed.why === 'bad signature' ? 'ERR_VIEW_SIGNATURE' : 'ERR_VIEW_KEY_MISMATCH';
+    throw reject(code, `${signed.why} (pinned peer ID of ${voter})`, voter, signed.cause);
   }
-  if (publicKey === undefined) throw reject('ERR_VIEW_KEY_MISMATCH', 'pinned peer ID embeds no key', voter);
-  if (!(await publicKey.verify(signedBytes(payload), sig))) throw reject('ERR_VIEW_SIGNATURE', 'bad signature', voter);
   for (const subject of Object.keys(view.verdicts)) {
     if (!zone.has(subject)) {
       throw reject('ERR_SUBJECT_OUTSIDE_ZONE', `${voter} judges ${subject}, outside zone "${zone.id}"`, voter);

@@ -8,11 +8,11 @@
  * other libp2p signature can be replayed as a record).
  */
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { MAX_RECORD_ADDRS, MAX_RECORD_BYTES } from '../constants.ts';
 import { MeshError } from '../errors.ts';
+import { open, seal, verifySignature } from './envelope.ts';
 
 const DOMAIN = new TextEncoder().encode('fedmesh-node-record/1\n');
 
@@ -38,16 +38,7 @@ export const NodeRecordSchema = Type.Object(
 );
 export type NodeRecord = Static<typeof NodeRecordSchema>;
 
-const EnvelopeSchema = Type.Object(
-  {
-    payload: Type.String({ minLength: 1, maxLength: MAX_RECORD_BYTES }),
-    sig: Type.String({ minLength: 1, maxLength: 256 }),
-  },
-  { additionalProperties: false },
-);
 const checkRecord = Compile(NodeRecordSchema);
-const checkEnvelope = Compile(EnvelopeSchema);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A record together with its signed wire bytes (what is stored and forwarded unchanged). */
 export interface SignedRecord {
@@ -55,21 +46,10 @@ export interface SignedRecord {
   bytes: Uint8Array;
 }
 
-function signedBytes(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(DOMAIN.length + payload.length);
-  out.set(DOMAIN);
-  out.set(payload, DOMAIN.length);
-  return out;
-}
-
 /** Signs `record` with `key`; the key must be the one behind `record.peerId`. */
 export async function signRecord(record: NodeRecord, key: PrivateKey): Promise<SignedRecord> {
   if (!checkRecord.Check(record)) throw new MeshError('ERR_RECORD_INVALID', 'record does not match its schema');
-  const payload = new TextEncoder().encode(JSON.stringify(record));
-  const sig = await key.sign(signedBytes(payload));
-  const bytes = new TextEncoder().encode(
-    JSON.stringify({ payload: Buffer.from(payload).toString('base64'), sig: Buffer.from(sig).toString('base64') }),
-  );
+  const bytes = await seal(DOMAIN, new TextEncoder().encode(JSON.stringify(record)), key);
   if (bytes.length > MAX_RECORD_BYTES) throw new MeshError('ERR_RECORD_INVALID', 'record too large');
   return { record, bytes };
 }
@@ -82,31 +62,16 @@ const invalid = (why: string, cause?: unknown) =>
  * key embedded in that peer ID. Throws MeshError ERR_RECORD_INVALID otherwise.
  */
 export async function verifyRecord(bytes: Uint8Array): Promise<SignedRecord> {
-  if (bytes.length > MAX_RECORD_BYTES) throw invalid('too large');
-  let env: unknown;
-  try {
-    env = JSON.parse(utf8.decode(bytes));
-  } catch (err) {
-    throw invalid('not JSON', err);
-  }
-  if (!checkEnvelope.Check(env)) throw invalid('envelope does not match its schema');
-  const payload = Buffer.from(env.payload, 'base64');
-  const sig = Buffer.from(env.sig, 'base64');
+  const env = open(bytes, MAX_RECORD_BYTES);
+  if ('why' in env) throw invalid(env.why, env.cause);
   let record: unknown;
   try {
-    record = JSON.parse(utf8.decode(payload));
+    record = JSON.parse(env.text);
   } catch (err) {
     throw invalid('payload is not JSON', err);
   }
   if (!checkRecord.Check(record)) throw invalid('payload does not match its schema');
-  let publicKey: { verify(d: Uint8Array, s: Uint8Array): boolean | Promise<boolean> } | undefined;
-  try {
-    publicKey = peerIdFromString(record.peerId).publicKey;
-  } catch (err) {
-    throw invalid('bad peer ID', err);
-  }
-  // RSA peer IDs do not embed their key; fedmesh identities are Ed25519, which always do.
-  if (publicKey === undefined) throw invalid('peer ID does not embed a public key');
-  if (!(await publicKey.verify(signedBytes(payload), sig))) throw invalid('bad signature');
+  const signed = await verifySignature(DOMAIN, env.payload, env.sig, record.peerId);
+  if (!signed.ok) throw invalid(signed.why, signed.cause);
   return { record, bytes };
 }
