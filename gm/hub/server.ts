@@ -72,6 +72,8 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
   // Sessions whose node a token proved: a connection that only claims its node never displaces them.
   const proven = new WeakSet<Session>();
   let bound: { host: string; port: number } | undefined;
+  let refusalLoggedAt = Number.NEGATIVE_INFINITY;
+  let refusalsSuppressed = 0;
 
   router.onChange((node, key) => {
     const s = sessions.get(node);
@@ -212,7 +214,13 @@ export function createHub(init: HubInit, components: HubComponents): Hub {
         ws.on('error', () => {});
         ws.on('message', () => {});
         metrics.refusals.inc(1, { reason: r.metric });
-        log.info({ dialect, reason: r.reason }, 'lc refused');
+        // One line a second at most: a storm of hostile upgrades must not become a storm of log lines.
+        const now = performance.now();
+        if (now - refusalLoggedAt >= 1000) {
+          log.info({ dialect, reason: r.reason, suppressed: refusalsSuppressed }, 'lc refused');
+          refusalLoggedAt = now;
+          refusalsSuppressed = 0;
+        } else refusalsSuppressed++;
         closeSocket(ws, r.close, r.reason);
       }
 
