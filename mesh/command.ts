@@ -15,6 +15,7 @@ import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
 import { parseForward, startForward } from './forward.ts';
+import { resolveHealthConfig } from './health/config.ts';
 import { buildMeshServer } from './http.ts';
 import { createMeshNode } from './node.ts';
 import { generatePsk, readPskFile } from './pnet/psk.ts';
@@ -94,6 +95,8 @@ export const meshCommand = command({
         reservations: cfg.reservations,
         dialPort: cfg.dialPort,
         tunnelAllow: cfg.tunnel?.allow,
+        zone: cfg.zone,
+        health: cfg.health ? resolveHealthConfig(cfg.health, 'health') : undefined,
       },
       { log, registry },
     );
@@ -123,6 +126,7 @@ export const meshCommand = command({
               relayNodes: next.relayNodes ?? [],
               tunnelAllow: next.tunnel?.allow,
               dhtBootstrap: next.dhtBootstrap ?? [],
+              health: next.health ? resolveHealthConfig(next.health, 'health') : null,
             }),
           log,
           shutdown,

@@ -26,6 +26,9 @@ tunnel:
   assert.equal(cfg.mdns, false);
   assert.deepEqual(await parseConfig(JSON.stringify(cfg)), cfg);
   assert.deepEqual(await parseConfig(''), {});
+  const health = await parseConfig('zone: lan-a\nhealth: {period: 500ms, window: 1500ms, zones: {enabled: true}}');
+  assert.equal(health.zone, 'lan-a');
+  assert.equal(health.health?.period, '500ms');
 });
 
 test('config: invalid files are ConfigErrors', async () => {
@@ -41,6 +44,9 @@ test('config: invalid files are ConfigErrors', async () => {
     { name: 'mdns not boolean', text: 'mdns: sometimes' },
     { name: 'not YAML', text: 'a: [b' },
     { name: 'unknown tunnel key', text: 'tunnel: {deny: []}' },
+    { name: 'health timeout not below period', text: 'health: {period: 1s, timeout: 1s}' },
+    { name: 'unknown health key', text: 'health: {periodMs: 1000}' },
+    { name: 'zone not a label value', text: 'zone: "-a"' },
   ];
   for (const c of cases) await assert.rejects(parseConfig(c.text), { code: 'ERR_CONFIG' }, c.name);
 });

@@ -16,10 +16,15 @@
  *       peerId: 12D3KooW...           # optional pin
  *   tunnel:
  *     allow: [127.0.0.0/8, "[::1/128]"]
+ *   zone: lan-a                       # this node's health zone (a label value), in its record
+ *   health:                           # node-health probes and views (mesh/health); absent: off
+ *     period: 5s                      # the rest: mesh/health/config.ts
+ *     zones: { enabled: true }
  *
  * Unknown keys are errors. `watchConfig` reloads the file on change and on SIGHUP; what can change
  * at runtime is `relayNodes` (including this node becoming or ceasing to be a relay),
- * `tunnel.allow` and `dhtBootstrap`. Other changes are reported as needing a restart.
+ * `tunnel.allow`, `dhtBootstrap` and the values inside `health` (turning health on or off, and
+ * `zone`, need a restart). Other changes are reported as needing a restart.
  */
 import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -28,7 +33,8 @@ import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { NODE_NAME } from './records/record.ts';
+import { HealthConfigSchema, resolveHealthConfig } from './health/config.ts';
+import { NODE_NAME, ZoneValueSchema } from './records/record.ts';
 
 const strict = { additionalProperties: false } as const;
 const HostPort = Type.String({ pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$', maxLength: 300 });
@@ -57,6 +63,8 @@ export const MeshConfigSchema = Type.Object(
     dialPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     relayNodes: Type.Optional(Type.Array(RelayNodeSchema, { maxItems: 256 })),
     tunnel: Type.Optional(Type.Object({ allow: Type.Optional(Type.Array(Address, { maxItems: 256 })) }, strict)),
+    zone: Type.Optional(ZoneValueSchema),
+    health: Type.Optional(HealthConfigSchema),
   },
   strict,
 );
@@ -89,6 +97,8 @@ export async function parseConfig(text: string, source = 'config'): Promise<Mesh
     if (names.has(r.nodeName)) throw new ConfigError(`${source}: relay ${r.nodeName} is listed twice`);
     names.add(r.nodeName);
   }
+  // Cross-field checks (timeout < period, window ≥ 2 periods) at load, not at first use.
+  if (value.health) resolveHealthConfig(value.health, `${source}: health`);
   return value;
 }
 
@@ -103,7 +113,7 @@ export async function loadConfig(path: string): Promise<MeshConfig> {
 }
 
 /** Keys a running node applies without restarting. */
-const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap'] as const;
+const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap', 'health'] as const;
 
 /**
  * Watches `path` (its directory, so editors that replace the file are seen) and SIGHUP. Calls

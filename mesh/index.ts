@@ -14,7 +14,9 @@ export {
 export {
   createBallotBox,
   createProber,
+  HEALTH_PROTOCOL,
   type HealthConfig,
+  type HealthStatus,
   parseHealthConfig,
   type TallyResult,
   tallyZone,

@@ -11,6 +11,8 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../common/log.ts';
 import type { Registry } from '../common/metrics.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
+import { createHealthAgent, type HealthAgent } from './health/agent.ts';
+import type { HealthConfig } from './health/config.ts';
 import { registerNodeGauges, tunnelMetrics } from './metrics.ts';
 import { createPskMismatchReport } from './pnet/mismatch.ts';
 import { pskFingerprint } from './pnet/psk.ts';
@@ -62,6 +64,10 @@ export interface MeshNodeInit {
    * endpoint-independent NATs (transport/punch.ts). Default: listen port + 1; 0 disables hole punching.
    */
   dialPort?: number;
+  /** This node's health zone (a label value), published in its record. Default none. */
+  zone?: string;
+  /** Node-health probes and views (mesh/health/agent.ts). Default off. */
+  health?: HealthConfig;
 }
 
 export interface MeshNodeComponents {
@@ -74,6 +80,8 @@ export interface MeshReconfig {
   relayNodes?: RelayNode[];
   tunnelAllow?: string[];
   dhtBootstrap?: string[];
+  /** New health timing and zones; `undefined` leaves them. Turning health on or off needs a restart. */
+  health?: HealthConfig | null;
 }
 
 export interface MeshNode {
@@ -117,7 +125,14 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   });
   const directory = createDirectory();
   const records = createRecordService(
-    { name: init.name, stateDir: init.stateDir, privateKey: identity.privateKey, directory, isRelay: () => isRelayNow },
+    {
+      name: init.name,
+      stateDir: init.stateDir,
+      privateKey: identity.privateKey,
+      directory,
+      isRelay: () => isRelayNow,
+      zone: init.zone,
+    },
     { libp2p, dht: libp2p.services.dht as unknown as Dht, log },
   );
   const relays = createRelayManager(
@@ -172,6 +187,21 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       metrics: registry && tunnelMetrics(registry),
     },
   );
+  const pingService = (libp2p.services as { ping: { ping(p: PeerId, o: object): Promise<number> } }).ping;
+  const health: HealthAgent | undefined = init.health
+    ? await createHealthAgent(
+        { self: init.name, peerId: peerId.toString(), stateDir: init.stateDir, zone: init.zone, config: init.health },
+        {
+          key: identity.privateKey,
+          directory,
+          libp2p,
+          connect: (peer, signal) => dialer.connect(peer, signal),
+          ping: (peer, signal) => pingService.ping(peer, { signal }),
+          log,
+          registry,
+        },
+      )
+    : undefined;
   if (registry) registerNodeGauges(registry, { libp2p, relays, tunnels, reachability, isRelay: () => isRelayNow });
 
   let resolveReady: () => void = () => {};
@@ -212,6 +242,12 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         dialer.reset();
         discovery.poke();
       }
+      if (change.health !== undefined) {
+        if (health && change.health) health.reconfigure(change.health);
+        else if (Boolean(health) !== Boolean(change.health)) {
+          log.warn({ key: 'health' }, 'turning node health on or off takes effect only after a restart');
+        }
+      }
     },
     status: () =>
       meshStatus({
@@ -224,6 +260,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         directory,
         tunnels,
         puncher,
+        health,
       }),
     async start(signal) {
       try {
@@ -251,7 +288,12 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         await Promise.resolve(libp2p.stop()).catch(() => {});
         throw err;
       }
-      const loop = Promise.all([relays.start(signal), reachability.start(signal), discovery.start(signal)]);
+      const loop = Promise.all([
+        relays.start(signal),
+        reachability.start(signal),
+        discovery.start(signal),
+        health?.start(signal),
+      ]);
       const boot = peering.bootstrap(signal);
       if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
       clearTimeout(addrTimer);

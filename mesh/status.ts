@@ -3,6 +3,7 @@
  * tunnels and NAT mapping — read from the parts that hold each, at the moment of the call.
  */
 import type { Libp2p } from '@libp2p/interface';
+import type { HealthAgent, HealthStatus } from './health/agent.ts';
 import type { Directory } from './records/directory.ts';
 import type { RelayDiscovery, RelayDiscoveryStatus } from './relays/discovery.ts';
 import type { Reachability, ReachabilityStatus } from './relays/reachability.ts';
@@ -33,6 +34,8 @@ export interface MeshStatus {
   tunnels: TunnelInfo[];
   /** Our NAT's mapping behaviour as our relays observe it. */
   nat: { mapping: NatMapping; observed: string[] };
+  /** This node's tally of its health zone (absent when health is off). */
+  health?: HealthStatus;
 }
 
 export interface StatusSources {
@@ -45,6 +48,7 @@ export interface StatusSources {
   directory: Directory;
   tunnels: TunnelService;
   puncher: HolePuncher;
+  health?: HealthAgent;
 }
 
 export function meshStatus(s: StatusSources): MeshStatus {
@@ -67,5 +71,6 @@ export function meshStatus(s: StatusSources): MeshStatus {
       })),
     tunnels: s.tunnels.list(),
     nat: s.puncher.mapping(),
+    ...(s.health ? { health: s.health.status() } : {}),
   };
 }

@@ -19,6 +19,12 @@ const DOMAIN = new TextEncoder().encode('fedmesh-node-record/1\n');
 /** Kubernetes node names are DNS-1123 subdomains. */
 export const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const NodeNameSchema = Type.String({ minLength: 1, maxLength: 253, pattern: NODE_NAME.source });
+/** A Kubernetes label value, non-empty: a health zone (mesh/health/zones.ts). */
+export const ZoneValueSchema = Type.String({
+  minLength: 1,
+  maxLength: 63,
+  pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+});
 
 export const NodeRecordSchema = Type.Object(
   {
@@ -33,6 +39,11 @@ export const NodeRecordSchema = Type.Object(
     relay: Type.Boolean(),
     /** Increases with every new record of this node (milliseconds since the epoch at signing). */
     seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    /**
+     * The node's health zone (mesh config `zone`, a label value), when it has one. Optional, so
+     * records without it stay valid; a node of an older version refuses records that carry it.
+     */
+    zone: Type.Optional(ZoneValueSchema),
   },
   { additionalProperties: false },
 );

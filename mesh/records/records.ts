@@ -47,6 +47,8 @@ export interface RecordServiceInit {
   directory: Directory;
   /** Is this node serving as a relay right now? */
   isRelay: () => boolean;
+  /** This node's health zone (mesh config `zone`), carried in its record. */
+  zone?: string;
 }
 
 export interface RecordServiceComponents {
@@ -201,7 +203,9 @@ export function createRecordService(init: RecordServiceInit, components: RecordS
       .sort((a, b) => Number(a.includes('/p2p-circuit')) - Number(b.includes('/p2p-circuit')))
       .slice(0, MAX_RECORD_ADDRS);
     lastSeq = Math.max(lastSeq + 1, Date.now());
-    return { v: 1, name: init.name, peerId: self, addrs, relay: init.isRelay(), seq: lastSeq };
+    const record: NodeRecord = { v: 1, name: init.name, peerId: self, addrs, relay: init.isRelay(), seq: lastSeq };
+    if (init.zone !== undefined) record.zone = init.zone;
+    return record;
   };
 
   const doPublish = async () => {

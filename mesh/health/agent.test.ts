@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { createLogger } from '../../common/log.ts';
+import { createRegistry } from '../../common/metrics.ts';
+import type { SignedRecord } from '../records/record.ts';
+import { createHealthAgent, type HealthAgentComponents } from './agent.ts';
+import { resolveHealthConfig } from './config.ts';
+import { bumpEpoch, EPOCH_FILE } from './epoch.ts';
+import { type HealthView, signView } from './view.ts';
+
+const WALL = Date.UTC(2026, 0, 1);
+
+async function setup(t: { after(fn: () => unknown): void }, opts: { zones?: Record<string, string> } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-health-agent-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const keys = new Map<string, PrivateKey>();
+  for (const n of ['a', 'b', 'c', 'evil']) keys.set(n, await generateKeyPair('Ed25519'));
+  const peer = (n: string) => peerIdFromPrivateKey(keys.get(n) as PrivateKey).toString();
+  const pinned = ['b', 'c', 'evil'];
+  const directory: HealthAgentComponents['directory'] = {
+    peerOf: (n) => (pinned.includes(n) ? peer(n) : undefined),
+    get: (n) => (pinned.includes(n) ? ({ record: { zone: opts.zones?.[n] } } as unknown as SignedRecord) : undefined),
+    pins: () => pinned.map((name) => ({ name, peerId: peer(name) })),
+  };
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger({
+    component: 'test',
+    level: 'debug',
+    destination: new Writable({
+      write(chunk, _e, cb) {
+        lines.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    }),
+  });
+  let mono = 1_000;
+  const clock = { now: () => mono, wall: () => WALL, sleep: async () => {} };
+  const registry = createRegistry();
+  const zones = opts.zones ? { zones: { enabled: true } } : {};
+  const agent = await createHealthAgent(
+    { self: 'a', peerId: peer('a'), stateDir: dir, zone: opts.zones?.a, config: resolveHealthConfig(zones) },
+    {
+      key: keys.get('a') as PrivateKey,
+      directory,
+      libp2p: { handle: async () => {}, unhandle: async () => {} },
+      connect: () => Promise.reject(new Error('no network in this test')),
+      ping: () => Promise.reject(new Error('no network in this test')),
+      log,
+      registry,
+      clock,
+    },
+  );
+  let seq = 0;
+  /** A view claiming to be from `voter`, signed with `signer`'s key. */
+  const view = async (voter: string, verdicts: HealthView['verdicts'], signer = voter, zone = '*') =>
+    (
+      await signView(
+        { v: 1, voter, peerId: peer(signer), epoch: 1, seq: seq++, time: WALL, zone, verdicts },
+        keys.get(signer) as PrivateKey,
+      )
+    ).bytes;
+  return { agent, view, lines, registry, dir, tick: (ms: number) => (mono += ms) };
+}
+
+const sick = { state: 'unhealthy', lastOkAt: null } as const;
+const fine = { state: 'healthy', lastOkAt: WALL } as const;
+
+test('health agent: received views make the tally; a forged view changes nothing, is counted and logged once', async (t) => {
+  const { agent, view, lines, registry } = await setup(t);
+  assert.equal(await agent.receive(await view('b', { a: fine, c: sick, evil: sick })), true);
+  assert.equal(await agent.receive(await view('evil', { a: fine, b: fine, c: sick })), true);
+  const before = agent.status();
+  assert.equal(before.zone, '*');
+  assert.deepEqual(
+    before.nodes.map((n) => [n.node, n.outcome, n.for, n.against, n.voters]),
+    [
+      ['a', 'healthy', 2, 0, 2],
+      ['b', 'healthy', 1, 0, 2],
+      ['c', 'unhealthy', 0, 2, 2],
+      ['evil', 'unknown', 0, 1, 2],
+    ],
+  );
+  // evil signs views claiming to be c and b with its own key: refused, nothing counted.
+  for (const forged of [
+    await view('c', { a: sick, b: sick, evil: fine }, 'evil'),
+    await view('b', { a: sick, c: fine }, 'evil'),
+  ]) {
+    assert.equal(await agent.receive(forged), false);
+  }
+  assert.deepEqual(agent.status(), before);
+  const text = registry.render();
+  assert.match(text, /fedmesh_mesh_health_views_total\{result="accepted"\} 2/);
+  assert.match(text, /fedmesh_mesh_health_views_total\{result="ERR_VIEW_KEY_MISMATCH"\} 2/);
+  assert.match(text, /fedmesh_mesh_health_nodes\{outcome="healthy"\} 2/);
+  assert.match(text, /fedmesh_mesh_health_nodes\{outcome="unhealthy"\} 1/);
+  assert.match(text, /fedmesh_mesh_health_nodes\{outcome="unknown"\} 1/);
+  const logged = lines.filter((l) => l.msg === 'health view rejected');
+  assert.deepEqual(
+    logged.map((l) => l.code),
+    ['ERR_VIEW_KEY_MISMATCH'],
+    'rate-limited: one line per code per interval',
+  );
+});
+
+test('health agent: the rejection log is rate-limited per code, with the suppressed count', async (t) => {
+  const { agent, view, lines, tick } = await setup(t);
+  const bytes = await view('b', { a: fine });
+  await agent.receive(bytes);
+  for (let i = 0; i < 3; i++) await agent.receive(bytes); // replays
+  await agent.receive(await view('zz', { a: fine }, 'evil')); // no key pinned for zz: another code
+  tick(10_001);
+  await agent.receive(bytes);
+  const logged = lines.filter((l) => l.msg === 'health view rejected').map((l) => [l.code, l.suppressed]);
+  assert.deepEqual(logged, [
+    ['ERR_VIEW_REPLAY', 0],
+    ['ERR_VIEW_UNKNOWN_VOTER', 0],
+    ['ERR_VIEW_REPLAY', 2],
+  ]);
+});
+
+test('health agent: zones from the records; a view from another zone is refused', async (t) => {
+  const { agent, view } = await setup(t, { zones: { a: 'z1', b: 'z1', c: 'z2', evil: 'z1' } });
+  assert.equal(agent.status().zone, 'z1');
+  assert.deepEqual(
+    agent.status().nodes.map((n) => n.node),
+    ['a', 'b', 'evil'],
+  );
+  assert.equal(await agent.receive(await view('b', { a: fine }, 'b', 'z1')), true);
+  assert.equal(await agent.receive(await view('c', { a: sick }, 'c', 'z2')), false);
+  assert.equal(await agent.receive(await view('b', { c: sick }, 'b', 'z1')), false);
+});
+
+test('health epoch: bumped at every start, continued from the clock when the file is corrupt', async (t) => {
+  const { agent, dir } = await setup(t);
+  assert.equal(agent.epoch, 1);
+  assert.equal(await bumpEpoch(dir), 2);
+  assert.equal(await bumpEpoch(dir), 3);
+  assert.equal((await readFile(join(dir, EPOCH_FILE), 'utf8')).trim(), '3');
+  await writeFile(join(dir, EPOCH_FILE), 'garbage');
+  assert.equal(await bumpEpoch(dir, { wall: () => 5_000_000 }), 5_001);
+  assert.equal(await bumpEpoch(dir), 5_002);
+});
+
+test('health agent: zones off, a view judging a node not met yet is accepted; the tally lists known nodes', async (t) => {
+  const { agent, view } = await setup(t);
+  assert.equal(await agent.receive(await view('b', { a: fine, newcomer: sick })), true);
+  assert.deepEqual(
+    agent.status().nodes.map((n) => n.node),
+    ['a', 'b', 'c', 'evil'],
+  );
+});
