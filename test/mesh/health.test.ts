@@ -9,12 +9,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HealthStatus } from '../../mesh/health/agent.ts';
-import { createMeshLab, MESH_PORT, type MeshProc, type NodeName, STATUS_PORT, until } from './harness.ts';
+import { createMeshLab, ECHO_PORT, MESH_PORT, type MeshProc, type NodeName, STATUS_PORT, until } from './harness.ts';
 
 const NODES: NodeName[] = ['r1', 'r2', 'r3', 'c'];
 const CUT: NodeName = 'c';
 /** Host of a process that claims to be r2 (not in NODES: it must change nothing). */
 const IMPOSTOR: NodeName = 'b1';
+const FWD = 17000;
 const HEALTH = { period: '500ms', timeout: '250ms', window: '1500ms', failureThreshold: 3 };
 
 const health = async (p: MeshProc) => ((await p.status()) as unknown as { health?: HealthStatus }).health;
@@ -116,3 +117,30 @@ async function metric(p: MeshProc, result: string): Promise<number> {
   const line = r.stdout.split('\n').find((l) => l.startsWith(`fedmesh_mesh_health_views_total{result="${result}"}`));
   return Number(line?.split(' ').at(-1) ?? 0);
 }
+
+test('health: probes and views take the relay where no direct path exists (symmetric NATs)', async (t) => {
+  const m = await createMeshLab({ nodes: ['r1', 'a1', 'b1'], mapping: 'symmetric' });
+  t.after(() => m.destroy());
+  const cfg = m.config(['r1'], { health: HEALTH });
+  const r1 = await m.start('r1', { config: cfg });
+  const b1 = await m.start('b1', { config: cfg });
+  const a1 = await m.start('a1', { config: cfg, forwards: [`${FWD}=b1:127.0.0.1:${ECHO_PORT}`] });
+  // a1 and b1 learn of each other when a1 first tunnels to b1 (lookup through the relay).
+  await m.echo('b1');
+  const res = await m.transfer('a1', FWD, 1 << 10).done;
+  assert.equal(res.identical, true, JSON.stringify(res));
+  const all = ['r1', 'a1', 'b1'];
+  await until(
+    'all three to see all three healthy',
+    async () => {
+      for (const p of [r1, a1, b1]) {
+        const o = await outcomes(p);
+        if (!all.every((n) => o[n] === 'healthy')) return undefined;
+      }
+      return true;
+    },
+    60_000,
+  );
+  const routes = (await a1.status()).peers.filter((p) => p.node === 'b1').map((p) => p.route);
+  assert.deepEqual([...new Set(routes)], ['relayed']);
+});
