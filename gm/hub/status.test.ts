@@ -124,6 +124,75 @@ const cases: Array<{ name: string; r: Report; before?: Record<string, unknown>; 
     ],
   },
   {
+    name: 'LifelongLearningJob: output models set the knowledge base in the same write as the condition',
+    r: report('LifelongLearningJob', {
+      phase: 'train',
+      status: 'completed',
+      output: {
+        models: [
+          {
+            format: 'pkl',
+            url: 'kb',
+            current_metric: { t0: { acc: 0.8 } },
+            classes: ['c'],
+            number_of_labeled_unseen_sample: 3,
+          },
+        ],
+      },
+    }),
+    before: { conditions: [] },
+    want: [
+      {
+        target: 'LifelongLearningJob/x',
+        status: {
+          knowledgeBase: {
+            AIModels: {
+              numberOfAIModels: 1,
+              listOfAIModels: [{ modelID: 't0', averagePrecision: 0.8, numberOfTrainSamples: 3 }],
+            },
+            AIClasses: { numberOfAIClasses: 1, listOfAIClasses: ['c'] },
+            samples: { numberOfLabeledUnseenSample: 3, numberOfUnseenSample: 0 },
+          },
+          conditions: [
+            {
+              type: 'Completed',
+              status: 'True',
+              lastHeartbeatTime: NOW,
+              lastTransitionTime: NOW,
+              message: 'reported by lc',
+              stage: 'Train',
+              data: '{"output":{"models":[{"format":"pkl","url":"kb","current_metric":{"t0":{"acc":0.8}},"classes":["c"],"number_of_labeled_unseen_sample":3}]}}',
+            },
+          ],
+        },
+      },
+    ],
+  },
+  {
+    name: 'LifelongLearningJob: a report without output models keeps the stored knowledge base',
+    r: report('LifelongLearningJob', { phase: 'eval', status: 'ready', input: { models: [{ url: 'kb' }] } }),
+    before: { knowledgeBase: { kept: true }, conditions: [] },
+    want: [
+      {
+        target: 'LifelongLearningJob/x',
+        status: {
+          knowledgeBase: { kept: true },
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              lastHeartbeatTime: NOW,
+              lastTransitionTime: NOW,
+              message: 'reported by lc',
+              stage: 'Eval',
+              data: '{"input":{"models":[{"format":"","url":"kb"}]}}',
+            },
+          ],
+        },
+      },
+    ],
+  },
+  {
     name: 'IncrementalLearningJob: a redelivered fedmesh report (same id) appends nothing',
     r: report('IncrementalLearningJob', { phase: 'train', status: 'ready' }, { id: { instance: 'i', seq: 4 } }),
     before: {

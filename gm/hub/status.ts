@@ -10,13 +10,16 @@
  *   `output.ownerInfo.currentRound` > 0 → a `Training` condition (not repeated for the same round).
  * - IncrementalLearningJob, LifelongLearningJob: `phase` (train/eval/deploy) and `status`
  *   (ready/completed/failed/waiting) → one appended stage condition carrying `input`/`output` as
- *   data; a fedmesh report's id is in the condition message, so a redelivery appends nothing.
+ *   data (stage-data.ts); a fedmesh report's id is in the condition message, so a redelivery
+ *   appends nothing. LifelongLearningJob: a report with output models also sets
+ *   status.knowledgeBase, in the same write.
  * - Model: LCs do not report models; such a report is invalid.
  */
 import { FedmeshError } from '../../common/errors.ts';
 import type { Kind, ReportId } from '../../common/wire/index.ts';
 import { type KubeObject, path, str } from './objects.ts';
 import type { ObjectLookup } from './routing.ts';
+import { conditionData, knowledgeBase } from './stage-data.ts';
 
 /** One status report as the hub received it, from either dialect. */
 export interface Report {
@@ -146,7 +149,10 @@ function stageCondition(report: Report, content: Record<string, unknown>, now: s
   const type = TYPES[String(content.status).toLowerCase()];
   if (stage === undefined) throw new InvalidReportError('phase must be train, eval or deploy');
   if (type === undefined) throw new InvalidReportError('status must be ready, completed, failed or waiting');
-  const data = JSON.stringify(conditionData(content));
+  const cd = conditionData(content);
+  const data = JSON.stringify(cd);
+  // Sedna's GM writes the knowledge base of a LifelongLearningJob from the output models of each report.
+  const kb = report.kind === 'LifelongLearningJob' ? knowledgeBase(cd) : undefined;
   const message =
     report.id === undefined
       ? 'reported by lc'
@@ -168,36 +174,9 @@ function stageCondition(report: Report, content: Record<string, unknown>, now: s
         stage,
         data,
       };
-      return { ...cur, conditions: [...conds, cond] };
+      return { ...cur, ...(kb && { knowledgeBase: kb }), conditions: [...conds, cond] };
     },
   };
-}
-
-/** Sedna keeps only the fields its condition data type knows (unmarshal + marshal); so do we, in Go's field order. */
-function conditionData(content: Record<string, unknown>) {
-  const model = (m: unknown) => {
-    if (!isObj(m)) return undefined;
-    const out: Record<string, unknown> = { format: m.format ?? '', url: m.url ?? '' };
-    if (isObj(m.metrics) && Object.keys(m.metrics).length) out.metrics = m.metrics;
-    return out;
-  };
-  const models = (v: unknown) =>
-    Array.isArray(v) && v.length ? v.map(model).filter((m) => m !== undefined) : undefined;
-  const pick = (src: unknown, fields: string[]) => {
-    if (!isObj(src)) return undefined;
-    const out: Record<string, unknown> = {};
-    for (const f of fields) {
-      const v = f === 'model' ? model(src[f]) : f === 'models' ? models(src[f]) : str(src[f]);
-      if (v !== undefined) out[f] = v;
-    }
-    return out;
-  };
-  const out: Record<string, unknown> = {};
-  const input = pick(content.input, ['model', 'models', 'dataURL', 'dataIndexURL', 'outputDir']);
-  const output = pick(content.output, ['model', 'models']);
-  if (input) out.input = input;
-  if (output) out.output = output;
-  return out;
 }
 
 /** Sedna's ConvertMapToMetrics: strings as they are, anything else as JSON; keys sorted so writes are stable. */
