@@ -6,9 +6,12 @@
  *     30 s on average and up to 60 s. The LC here runs with that same 60 s period: only the watch
  *     explains a faster figure.
  *   - rss_mib_idle: the LC's resident memory, idle with that one Dataset.
- *   npm run -s bench -- lc-managers [ROUNDS]        (ROUNDS default 50)
+ *   - trigger_to_pod_p50_s / p99_s, rss_mib_100_jobs (beside rss_mib_0_jobs, the same LC before the
+ *     jobs came): incremental learning with the GM's operators, see lc/trigger.ts; target: the pod
+ *     within 2 s of the append with `checkPeriodSeconds: 1`, 100 jobs adding at most 50 MiB.
+ *   npm run -s bench -- lc-managers [ROUNDS] [JOBS]   (ROUNDS default 50, JOBS default 100)
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../common/async.ts';
@@ -20,19 +23,15 @@ import { installCrds } from '../crds/install.ts';
 import { DATASET_PERIOD_MS } from '../lc/constants.ts';
 import { startReplica } from '../test/gm/replicas.ts';
 import { create, get, HUB_ONLY, nodeToken, until } from '../test/hub/helpers.ts';
+import { rssMib, triggerFigures } from './lc/trigger.ts';
 import { quantile, round } from './stats.ts';
 
 const log = (m: string) => process.stderr.write(`lc-managers bench: ${m}\n`);
 const CLI = join(import.meta.dirname, '..', 'cli', 'fedmesh.ts');
 
-/** Resident set of a process (MiB), from /proc. */
-export function rssMib(pid: number): number {
-  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-  return round(kb / 1024, 1);
-}
-
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rounds = Number(args[0] ?? 50);
+  const jobs = Number(args[1] ?? 100);
   const dir = mkdtempSync(join(tmpdir(), 'fedmesh-bench-lc-'));
   const plane = await startControlPlane({ log });
   const rest = await createKubeRest(plane.kubeConfig());
@@ -94,13 +93,16 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       await sleep(200); // separate appends: each is its own change, not one debounced burst
     }
     await sleep(2000);
+    const idle = rssMib(lc.pid);
+    const trigger = await triggerFigures({ plane, rest, dir, stops, jobs, rounds: Math.min(rounds, jobs), log });
     return {
       rounds,
       dataset_update_p50_s: round(quantile(delays, 0.5)),
       dataset_update_p99_s: round(quantile(delays, 0.99)),
       dataset_update_max_s: round(Math.max(...delays)),
       baseline_sedna_period_s: DATASET_PERIOD_MS / 1000,
-      rss_mib_idle: rssMib(lc.pid),
+      rss_mib_idle: idle,
+      ...trigger,
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
