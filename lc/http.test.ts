@@ -106,3 +106,59 @@ for (const c of endpoints) {
     else assert.throws(() => parseEndpoints(c.text), { name: 'ConfigError' });
   });
 }
+
+// Request bodies exactly as Sedna's Python SDK sends them (`requests` with `json=`: json.dumps with its
+// default separators), from lib/sedna/core (the joint-inference LCReporter's periodic report carries
+// no `status`) and JobBase.report_task_info.
+const sdkBodies: Array<{ name: string; body: string; want: Record<string, unknown> }> = [
+  {
+    name: "the joint-inference LCReporter's periodic report (no status)",
+    body: '{"name": "w1", "namespace": "ns", "ownerName": "jis", "ownerKind": "jointinferenceservice", "kind": "inference", "results": [], "ownerInfo": {"startTime": "2026-12-07 16:00:00", "updateTime": "2026-12-07 16:00:30", "inferenceNumber": 120, "hardExampleNumber": 9, "uploadCloudRatio": 0.075}}',
+    want: {
+      kind: 'JointInferenceService',
+      namespace: 'ns',
+      name: 'jis',
+      status: {
+        phase: 'inference',
+        status: '',
+        output: {
+          models: [],
+          ownerInfo: {
+            startTime: '2026-12-07 16:00:00',
+            updateTime: '2026-12-07 16:00:30',
+            inferenceNumber: 120,
+            hardExampleNumber: 9,
+            uploadCloudRatio: 0.075,
+          },
+        },
+      },
+    },
+  },
+  {
+    name: 'report_task_info of a train worker (no ownerInfo)',
+    body: '{"name": "w1", "namespace": "ns", "ownerName": "il-1", "ownerKind": "incrementallearningjob", "kind": "train", "status": "completed", "results": [{"format": "pb", "url": "/output/train/1/model.pb", "metrics": {}}]}',
+    want: {
+      kind: 'IncrementalLearningJob',
+      namespace: 'ns',
+      name: 'il-1',
+      status: {
+        phase: 'train',
+        status: 'completed',
+        output: { models: [{ format: 'pb', url: '/output/train/1/model.pb', metrics: {} }], ownerInfo: null },
+      },
+    },
+  },
+];
+for (const c of sdkBodies) {
+  test(`worker API: accepts ${c.name} as Sedna's SDK sends it`, async () => {
+    const { app, reports } = server();
+    const r = await app.inject({
+      method: 'POST',
+      url: '/sedna/workers/w1/info',
+      payload: c.body,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(reports, [c.want]);
+  });
+}

@@ -18,9 +18,11 @@ import {
   DeadLettersReplySchema,
   reportOfWorkerMessage,
   type WorkerMessage,
+  type WorkerMessageBody,
   WorkerMessageSchema,
   WorkerParamsSchema,
   WorkerReplySchema,
+  workerMessageOf,
 } from './worker-api.ts';
 
 /** A named check: undefined when fine, else the reason. */
@@ -80,16 +82,17 @@ export function buildLcServer(init: LcServerInit, components: LcServerComponents
     if (code === 500) components.log.error({ err }, 'worker api failed');
     return reply(r, code, code === 500 ? 'internal error' : err.message);
   });
-  app.post<{ Params: { name: string }; Body: WorkerMessage }>(
+  app.post<{ Params: { name: string }; Body: WorkerMessageBody }>(
     '/sedna/workers/:name/info',
     { schema: { params: WorkerParamsSchema, body: WorkerMessageSchema, response: { 200: WorkerReplySchema } } },
     async (req, r) => {
-      if (req.body.name !== req.params.name) {
-        return reply(r, 400, `worker name ${req.params.name} in the path differs from ${req.body.name} in the body`);
+      const m = workerMessageOf(req.body);
+      if (m.name !== req.params.name) {
+        return reply(r, 400, `worker name ${req.params.name} in the path differs from ${m.name} in the body`);
       }
-      const forwarded = reportOfWorkerMessage(req.body);
+      const forwarded = reportOfWorkerMessage(m);
       if (typeof forwarded === 'string') return reply(r, 400, forwarded);
-      const outcome = components.route?.(req.body) ?? { report: forwarded };
+      const outcome = components.route?.(m) ?? { report: forwarded };
       if ('refuse' in outcome) return reply(r, outcome.refuse.status, outcome.refuse.message);
       const report = outcome.report;
       try {

@@ -14,7 +14,11 @@ const Name = Type.String({
 const Namespace = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' });
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
 
-/** Body of `POST /sedna/workers/{name}/info`. Unknown fields are ignored, as Go's decoder does. */
+/**
+ * Body of `POST /sedna/workers/{name}/info`. Unknown fields are ignored, as Go's decoder does, and
+ * `kind`/`status` may be absent (Go reads them as ""): Sedna's SDK sends its periodic joint-inference
+ * report without `status`.
+ */
 export const WorkerMessageSchema = Type.Object({
   /** The worker's name; must equal the path's. */
   name: Name,
@@ -24,13 +28,20 @@ export const WorkerMessageSchema = Type.Object({
   /** Its kind, lowercase as Sedna writes it (any case accepted). */
   ownerKind: Type.String({ minLength: 1, maxLength: 64 }),
   /** Worker phase: train, eval, deploy, inference... */
-  kind: Type.String({ maxLength: 64 }),
+  kind: Type.Optional(Type.String({ maxLength: 64 })),
   /** Worker status: ready, completed, failed... */
-  status: Type.String({ maxLength: 64 }),
+  status: Type.Optional(Type.String({ maxLength: 64 })),
   ownerInfo: Type.Optional(Type.Union([JsonObject, Type.Null()])),
   results: Type.Optional(Type.Union([Type.Array(JsonObject), Type.Null()])),
 });
-export type WorkerMessage = Static<typeof WorkerMessageSchema>;
+/** The body as it arrives. */
+export type WorkerMessageBody = Static<typeof WorkerMessageSchema>;
+/** The body with Go's zero values filled in, as Sedna's LC reads it. */
+export type WorkerMessage = WorkerMessageBody & { kind: string; status: string };
+
+export function workerMessageOf(body: WorkerMessageBody): WorkerMessage {
+  return { ...body, kind: body.kind ?? '', status: body.status ?? '' };
+}
 
 export const WorkerParamsSchema = Type.Object({ name: Name });
 
