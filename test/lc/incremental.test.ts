@@ -11,15 +11,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { type TestContext, test } from 'node:test';
-import { freePort } from '../../common/net/ports.ts';
-import { spawnManaged } from '../../common/process/index.ts';
 import { exampleObject } from '../../examples/index.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
 import { adminRest, create, get, nodeToken, sleep, until } from '../hub/helpers.ts';
+import { lcProcess } from './process.ts';
 
 const env = useEnvtest();
-const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 const NAME = 'il';
 
 interface Cond {
@@ -36,26 +34,17 @@ async function setup(t: TestContext) {
   t.after(() => (process.env.KEEP ? console.log(dir) : rmSync(dir, { recursive: true, force: true })));
   const rootfs = join(dir, 'rootfs');
   mkdirSync(rootfs);
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await nodeToken(rest, ns, 'edge-1'));
   const gmArgs = ['--watch-namespace', ns];
   const gm = await startReplica(env.plane, { id: 'a', namespace: ns, readyz: 'replica', args: gmArgs });
   t.after(() => gm.proc.stop('SIGKILL'));
-  const httpPort = await freePort();
-  const lcArgs = [CLI, 'lc', '--node', 'edge-1', '--gm', `127.0.0.1:${gm.wsPort}`];
-  lcArgs.push('--http-listen', `127.0.0.1:${httpPort}`, '--state-dir', join(dir, 'state'));
-  lcArgs.push('--token-file', tokenFile, '--backoff-max', '500ms', '--rootfs', rootfs);
-  const lcUrl = `http://127.0.0.1:${httpPort}`;
-  const startLc = async () => {
-    const p = spawnManaged({ name: 'lc edge-1', cmd: process.execPath, args: lcArgs, logFile: join(dir, 'lc.log') });
-    t.after(() => p.stop('SIGKILL'));
-    await until(
-      'the LC answers',
-      20_000,
-      async () => (await fetch(`${lcUrl}/readyz`).catch(() => undefined))?.ok === true,
-    );
-    return p;
-  };
+  const lcp = await lcProcess(t, {
+    dir,
+    token: await nodeToken(rest, ns, 'edge-1'),
+    gmPorts: [gm.wsPort],
+    args: ['--rootfs', rootfs],
+  });
+  const lcUrl = lcp.url;
+  const startLc = () => lcp.start();
   const lc = await startLc();
   const node = (p: string) => join(rootfs, p);
   const lcDb = <T>(fn: (db: DatabaseSync) => T): T => {

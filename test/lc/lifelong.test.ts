@@ -10,15 +10,13 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { freePort } from '../../common/net/ports.ts';
-import { spawnManaged } from '../../common/process/index.ts';
 import { exampleObject } from '../../examples/index.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
 import { adminRest, create, get, nodeToken, sleep, until } from '../hub/helpers.ts';
+import { lcProcess } from './process.ts';
 
 const env = useEnvtest();
-const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 const NAME = 'll';
 
 interface Cond {
@@ -42,8 +40,6 @@ test('LifelongLearningJob: samples fire the LC trigger, worker reports build the
   const rootfs = join(dir, 'rootfs');
   mkdirSync(rootfs);
   const node = (p: string) => join(rootfs, p);
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await nodeToken(rest, ns, 'edge-1'));
   const gm = await startReplica(env.plane, {
     id: 'a',
     namespace: ns,
@@ -51,18 +47,14 @@ test('LifelongLearningJob: samples fire the LC trigger, worker reports build the
     args: ['--watch-namespace', ns],
   });
   t.after(() => gm.proc.stop('SIGKILL'));
-  const httpPort = await freePort();
-  const lcUrl = `http://127.0.0.1:${httpPort}`;
-  const lcArgs = [CLI, 'lc', '--node', 'edge-1', '--gm', `127.0.0.1:${gm.wsPort}`];
-  lcArgs.push('--http-listen', `127.0.0.1:${httpPort}`, '--state-dir', join(dir, 'state'));
-  lcArgs.push('--token-file', tokenFile, '--backoff-max', '500ms', '--rootfs', rootfs);
-  const lc = spawnManaged({ name: 'lc edge-1', cmd: process.execPath, args: lcArgs, logFile: join(dir, 'lc.log') });
-  t.after(() => lc.stop('SIGKILL'));
-  await until(
-    'the LC answers',
-    20_000,
-    async () => (await fetch(`${lcUrl}/readyz`).catch(() => undefined))?.ok === true,
-  );
+  const lcp = await lcProcess(t, {
+    dir,
+    token: await nodeToken(rest, ns, 'edge-1'),
+    gmPorts: [gm.wsPort],
+    args: ['--rootfs', rootfs],
+  });
+  const lcUrl = lcp.url;
+  await lcp.start();
 
   const status = async () => (await get<{ status?: LlStatus }>(rest, ns, 'LifelongLearningJob', NAME)).status ?? {};
   const conditions = async () => (await status()).conditions ?? [];

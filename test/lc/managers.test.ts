@@ -9,16 +9,14 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { freePort } from '../../common/net/ports.ts';
-import { spawnManaged } from '../../common/process/index.ts';
 import { exampleObject } from '../../examples/index.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
 import { adminRest, create, federatedJob, get, HUB_ONLY, nodeToken, until } from '../hub/helpers.ts';
 import { startS3Server } from '../s3/index.ts';
+import { lcProcess } from './process.ts';
 
 const env = useEnvtest();
-const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 
 async function setup(t: TestContext) {
   const ns = await env.namespace(t);
@@ -29,50 +27,17 @@ async function setup(t: TestContext) {
   const rootfs = join(dir, 'rootfs');
   const creds = join(dir, 'credentials');
   mkdirSync(rootfs);
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await nodeToken(rest, ns, 'edge-1'));
   const gm = await startReplica(env.plane, { id: 'a', namespace: ns, readyz: 'replica', args: HUB_ONLY });
   t.after(() => gm.proc.stop('SIGKILL'));
-  const httpPort = await freePort();
-  const lc = spawnManaged({
-    name: 'lc edge-1',
-    cmd: process.execPath,
-    args: [
-      CLI,
-      'lc',
-      '--node',
-      'edge-1',
-      '--gm',
-      `127.0.0.1:${gm.wsPort}`,
-      '--http-listen',
-      `127.0.0.1:${httpPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--token-file',
-      tokenFile,
-      '--backoff-max',
-      '500ms',
-      '--rootfs',
-      rootfs,
-      '--credentials-dir',
-      creds,
-      // s3:// objects are polled; local files are watched, so this period is not what they wait for.
-      '--dataset-period',
-      '1s',
-    ],
-    logFile: join(dir, 'lc.log'),
+  const lcp = await lcProcess(t, {
+    dir,
+    token: await nodeToken(rest, ns, 'edge-1'),
+    gmPorts: [gm.wsPort],
+    // s3:// objects are polled; local files are watched, so this period is not what they wait for.
+    args: ['--rootfs', rootfs, '--credentials-dir', creds, '--dataset-period', '1s'],
   });
-  t.after(() => lc.stop('SIGKILL'));
-  const lcUrl = `http://127.0.0.1:${httpPort}`;
-  await until(
-    'the LC answers',
-    20_000,
-    async () => (await fetch(`${lcUrl}/readyz`).catch(() => undefined))?.ok === true,
-  );
-  const metric = async (name: string) => {
-    const text = await (await fetch(`${lcUrl}/metrics`)).text();
-    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
-  };
+  const lc = await lcp.start();
+  const { url: lcUrl, metric } = lcp;
   const samples = async (name: string) =>
     (await get<{ status?: { numberOfSamples?: number } }>(rest, ns, 'Dataset', name)).status?.numberOfSamples;
   return { ns, rest, gm, lc, lcUrl, rootfs, creds, metric, samples };

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort } from '../../common/net/ports.ts';
-import { spawnManaged } from '../../common/process/index.ts';
 import { installCrds } from '../../crds/install.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
@@ -20,8 +18,9 @@ import {
   until,
 } from '../hub/helpers.ts';
 
+import { lcProcess } from './process.ts';
+
 const env = useEnvtest();
-const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 
 test('an LC restarted with no GM reachable serves from its store, keeps its worker API, and delivers its outbox once a GM is back', async (t) => {
   const ns = await env.namespace(t);
@@ -33,52 +32,20 @@ test('an LC restarted with no GM reachable serves from its store, keeps its work
   await startIncrementalJob(rest, ns, 'il-1');
   const dir = mkdtempSync(join(tmpdir(), 'fedmesh-lc-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await nodeToken(rest, ns, 'edge-1'));
 
   const gm = await startReplica(env.plane, { id: 'a', namespace: ns, readyz: 'replica', args: HUB_ONLY });
   t.after(() => gm.proc.stop('SIGKILL'));
-  const httpPort = await freePort();
-  const lcArgs = [
-    CLI,
-    'lc',
-    '--node',
-    'edge-1',
-    '--gm',
-    `127.0.0.1:${gm.wsPort}`,
-    '--http-listen',
-    `127.0.0.1:${httpPort}`,
-  ];
-  lcArgs.push('--state-dir', join(dir, 'state'), '--token-file', tokenFile, '--backoff-max', '500ms');
-  const startLc = () => {
-    const p = spawnManaged({ name: 'lc edge-1', cmd: process.execPath, args: lcArgs, logFile: join(dir, 'lc.log') });
-    t.after(() => p.stop('SIGKILL'));
-    return p;
-  };
-  const lcUrl = `http://127.0.0.1:${httpPort}`;
-  const objects = async () => {
-    try {
-      const r = await fetch(`${lcUrl}/fedmesh/objects`);
-      return ((await r.json()) as { items: Array<{ kind: string; name: string }> }).items.map(
-        (o) => `${o.kind}/${o.name}`,
-      );
-    } catch {
-      return [];
-    }
-  };
-  const metric = async (name: string) => {
-    const text = await (await fetch(`${lcUrl}/metrics`)).text();
-    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
-  };
+  const lcp = await lcProcess(t, { dir, token: await nodeToken(rest, ns, 'edge-1'), gmPorts: [gm.wsPort] });
+  const { objects, metric, url: lcUrl } = lcp;
 
-  let lc = startLc();
+  let lc = await lcp.start();
   await until('the LC holds its objects', 20_000, async () => (await objects()).length === 2);
   lc.signal('SIGTERM');
   assert.equal(await lc.exited, 0, 'SIGTERM stops the LC cleanly');
 
   // No GM anywhere: the LC starts from its store alone.
   await gm.proc.stop('SIGKILL');
-  lc = startLc();
+  lc = await lcp.start();
   await until(
     'the restarted LC answers',
     20_000,

@@ -4,14 +4,13 @@
  * was wiped. A real LC process against a real GM process on the real control plane.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { spawnManaged } from '../../common/process/index.ts';
 import { installCrds } from '../../crds/install.ts';
 import { openSqliteStore } from '../../lc/store/sqlite.ts';
-import { freePort, useEnvtest } from '../envtest/index.ts';
+import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
 import {
   adminRest,
@@ -25,9 +24,9 @@ import {
   startIncrementalJob,
   until,
 } from '../hub/helpers.ts';
+import { lcProcess } from './process.ts';
 
 const env = useEnvtest();
-const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 
 /** The value of one series (`name{labels}`) in a Prometheus text page; 0 when absent. */
 async function metric(url: string, series: string): Promise<number> {
@@ -61,8 +60,6 @@ test('a poison report is refused by the worker API, or dead-lettered once it rea
   await startIncrementalJob(rest, ns, 'il-1');
   const dir = mkdtempSync(join(tmpdir(), 'fedmesh-lc-poison-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await nodeToken(rest, ns, 'edge-1'));
 
   // A GM with its default frame limit (1 MiB).
   const gm = await startReplica(env.plane, { id: 'a', namespace: ns, readyz: 'replica', args: HUB_ONLY });
@@ -85,21 +82,15 @@ test('a poison report is refused by the worker API, or dead-lettered once it rea
 
   // The LC is misconfigured with a report limit above the GM's frame limit, so an oversized report
   // gets past its own check and reaches the GM, which closes the link with 1009 on it.
-  const httpPort = await freePort();
-  const lcUrl = `http://127.0.0.1:${httpPort}`;
-  const lc = spawnManaged({
-    name: 'lc edge-1',
-    cmd: process.execPath,
-    args: [
-      CLI,
-      'lc',
-      ...['--node', 'edge-1', '--gm', `127.0.0.1:${gm.wsPort}`, '--http-listen', `127.0.0.1:${httpPort}`],
-      ...['--state-dir', stateDir, '--token-file', tokenFile, '--backoff-max', '2s'],
-      ...['--max-report-bytes', String(4 * 1024 * 1024)],
-    ],
-    logFile: join(dir, 'lc.log'),
+  const lcp = await lcProcess(t, {
+    dir,
+    token: await nodeToken(rest, ns, 'edge-1'),
+    gmPorts: [gm.wsPort],
+    backoffMax: '2s',
+    args: ['--max-report-bytes', String(4 * 1024 * 1024)],
   });
-  t.after(() => lc.stop('SIGKILL'));
+  const lcUrl = lcp.url;
+  const lc = await lcp.start();
   await until('the LC is connected', 20_000, async () => {
     return (await metric(lcUrl, 'fedmesh_lc_gm_connected').catch(() => 0)) === 1;
   });
