@@ -26,11 +26,13 @@
  * `tunnel.allow`, `dhtBootstrap` and the values inside `health` (turning health on or off, and
  * `zone`, need a restart). Other changes are reported as needing a restart.
  */
+
 import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { parseYamlOrJson } from '../common/config-text.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { HealthConfigSchema, resolveHealthConfig } from './health/config.ts';
@@ -74,19 +76,8 @@ const check = Compile(MeshConfigSchema);
 
 /** Parses YAML or JSON text and validates it. Throws ConfigError naming the first problem. */
 export async function parseConfig(text: string, source = 'config'): Promise<MeshConfig> {
-  let value: unknown;
   if (text.trim() === '') return {};
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // Not JSON: YAML (a superset). The YAML parser is loaded only when needed: it is heavy.
-    try {
-      const { loadYaml } = await import('@kubernetes/client-node');
-      value = loadYaml(text);
-    } catch (err) {
-      throw new ConfigError(`${source}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  let value = await parseYamlOrJson(text, source);
   value ??= {};
   if (!check.Check(value)) {
     const first = [...check.Errors(value)][0] as { instancePath?: string; message?: string } | undefined;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadYaml } from '@kubernetes/client-node';
 import { type CommandSpec, command } from '../../common/cli/command.ts';
+import { parseYamlOrJson } from '../../common/config-text.ts';
 import { parseDuration } from '../../common/duration.ts';
-import { ConfigError } from '../../common/errors.ts';
 import { createLogger } from '../../common/log.ts';
 import { runReadinessFileLoop } from './readiness-file.ts';
 import { renderKeepalivedConf, validateKeepalivedInit } from './render.ts';
@@ -25,12 +24,7 @@ export const keepalivedCommand: CommandSpec = {
       details: 'Gate the result on the real thing: keepalived -e -t -f FILE',
       async run({ flags }) {
         const file = flags.config;
-        let opts: unknown;
-        try {
-          opts = loadYaml(readFileSync(file, 'utf8'));
-        } catch (err) {
-          throw new ConfigError(`${file}: ${(err as Error).message}`, { cause: err });
-        }
+        const opts = await parseYamlOrJson(readFileSync(file, 'utf8'), file);
         validateKeepalivedInit(opts);
         process.stdout.write(renderKeepalivedConf(opts));
         return 0;

@@ -13,8 +13,10 @@
  * Durations are Go-style (`1500ms`, `5s`, `1m`). Unknown keys are errors. Defaults and their
  * reasons: constants.ts.
  */
+
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { parseYamlOrJson } from '../../common/config-text.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { ConfigError } from '../../common/errors.ts';
 import {
@@ -119,18 +121,5 @@ export function resolveHealthConfig(value: unknown, source = 'health config'): H
 
 /** Parses YAML or JSON text, then `resolveHealthConfig`. Empty text is the defaults. */
 export async function parseHealthConfig(text: string, source = 'health config'): Promise<HealthConfig> {
-  if (text.trim() === '') return resolveHealthConfig({}, source);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // Not JSON: YAML (a superset). The YAML parser is loaded only when needed: it is heavy.
-    try {
-      const { loadYaml } = await import('@kubernetes/client-node');
-      value = loadYaml(text);
-    } catch (err) {
-      throw new ConfigError(`${source}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
-    }
-  }
-  return resolveHealthConfig(value, source);
+  return resolveHealthConfig((await parseYamlOrJson(text, source)) ?? {}, source);
 }
