@@ -15,13 +15,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { sleep } from '../common/async.ts';
+import { createInformer, restListerWatcher } from '../common/kube/informer.ts';
 import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
 import { createLogger } from '../common/log.ts';
 import { startControlPlane } from '../controlplane/index.ts';
 import { installCrds } from '../crds/index.ts';
 import { exampleObject } from '../examples/index.ts';
 import { FIELD_MANAGER } from '../gm/operators/constants.ts';
-import { createInformer, restListerWatcher } from '../gm/operators/informer.ts';
 import { buildDeployment, buildService } from '../gm/operators/podspec.ts';
 import {
   collectionPath,

@@ -30,14 +30,7 @@ export const DEFAULT_WORKERS = 4;
  */
 export const DEFAULT_RESYNC_MS = 5 * 60_000;
 
-/** Page size of informer lists: bounds one response's memory for big namespaces. */
-export const LIST_PAGE_SIZE = 500;
-/** Server-side watch timeout range (s); randomised so that watches do not all reconnect at once. */
-export const WATCH_TIMEOUT_MIN_S = 300;
-export const WATCH_TIMEOUT_MAX_S = 600;
-/** Delay before re-listing or re-watching after an error (ms), doubling up to the max. */
-export const INFORMER_RETRY_MS = 200;
-export const INFORMER_RETRY_MAX_MS = 10_000;
+/* List page size, watch timeouts and informer retry delays: common/kube/informer.ts. */
 
 // --- Sedna facts ---
 

@@ -3,12 +3,13 @@
  * kind behind one interface, one shared rate-limited work queue, informer caches per term, and
  * every write through the fencing guard as a server-side apply or a patch. See README.md.
  */
+
+import type { ListerWatcher } from '../../common/kube/informer.ts';
 import type { KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
 import type { FencingGuard } from '../election/index.ts';
 import { DEFAULT_KB_SERVER, DEFAULT_LC_SERVER, DEFAULT_RESYNC_MS, DEFAULT_WORKERS } from './constants.ts';
-import type { ListerWatcher } from './informer.ts';
 import { createManager, type Term } from './manager.ts';
 import type { QueueClock } from './queue.ts';
 import type { ResourceType } from './resources.ts';

@@ -1,10 +1,10 @@
+import { createInformer, type Informer, restListerWatcher } from '../../common/kube/informer.ts';
 import { KubeApiError } from '../../common/kube/rest.ts';
 import { KINDS } from '../../common/wire/kinds.ts';
 import { NotLeaderError } from '../election/index.ts';
 import { DEFAULT_RESYNC_MS, DEFAULT_WORKERS } from './constants.ts';
 import { TerminalError, WriteRefusedError } from './errors.ts';
 import type { OperatorsComponents } from './index.ts';
-import { createInformer, type Informer, restListerWatcher } from './informer.ts';
 import { createWorkQueue, type WorkQueue } from './queue.ts';
 import { datasetReconciler, modelReconciler, references } from './reconcilers/datamodel.ts';
 import { federatedLearningReconciler } from './reconcilers/federatedlearning.ts';

@@ -1,6 +1,6 @@
+import type { Informer } from '../../common/kube/informer.ts';
 import type { Logger } from '../../common/log.ts';
 import type { KindName } from '../../crds/index.ts';
-import type { Informer } from './informer.ts';
 import type { Writer } from './writer.ts';
 
 export interface ReconcileContext {

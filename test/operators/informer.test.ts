@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createInformer, type ListerWatcher, restListerWatcher } from '../../common/kube/informer.ts';
 import { createKubeRest } from '../../common/kube/rest.ts';
-import { createInformer, type ListerWatcher, restListerWatcher } from '../../gm/operators/informer.ts';
 import type { ResourceType } from '../../gm/operators/resources.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { compactEtcd, testLogger, until } from './harness.ts';

@@ -1,6 +1,7 @@
 /** Helpers the reconcilers share: references, status comparison, condition construction. */
+
+import type { Informer } from '../../../common/kube/informer.ts';
 import { DependencyMissingError } from '../errors.ts';
-import type { Informer } from '../informer.ts';
 import type { KubeObject } from '../resources.ts';
 import { stableJson } from '../writer.ts';
 

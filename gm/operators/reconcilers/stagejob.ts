@@ -15,9 +15,10 @@
  * the index of the condition that asked for them (`<job>-train-7`), so repeating the step — after a
  * conflict or on a new leader — finds the pod instead of creating another.
  */
+
+import type { Informer } from '../../../common/kube/informer.ts';
 import { STAGE_NODE_ANNOTATION_PREFIX } from '../constants.ts';
 import { TerminalError, WriteRefusedError } from '../errors.ts';
-import type { Informer } from '../informer.ts';
 import { type KubeObject, RESOURCES, type ResourceType, splitKey } from '../resources.ts';
 import { type Condition, stableSuffix, timeString, workerTypeLabel } from '../sedna.ts';
 import type { Reconciler, ReconcilerDeps } from '../types.ts';

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import type { WatchEvent } from '../../common/kube/rest.ts';
-import { createLogger } from '../../common/log.ts';
+import { createLogger } from '../log.ts';
 import { createInformer, type ListerWatcher, type ListPage } from './informer.ts';
-import { type KubeObject, RESOURCES } from './resources.ts';
+import type { KubeObject, ResourceType } from './objects.ts';
+import type { WatchEvent } from './rest.ts';
+
+const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 
 const log = createLogger({
   component: 'test',
@@ -74,10 +76,7 @@ test('informer: paged list, watch from the list version, relist on 410 Gone with
     ],
   );
   const events: string[] = [];
-  const inf = createInformer(
-    { resource: RESOURCES.Pod, labelSelector: 'x' },
-    { listerWatcher: lw, log, random: () => 0 },
-  );
+  const inf = createInformer({ resource: PODS, labelSelector: 'x' }, { listerWatcher: lw, log, random: () => 0 });
   inf.addHandlers({
     add: (o) => events.push(`add ${o.metadata.name}`),
     update: (_, o) => events.push(`update ${o.metadata.name}@${o.metadata.resourceVersion}`),
@@ -131,7 +130,7 @@ test('informer: an error before the first list is retried; waitForSync ends fals
       if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
     },
   };
-  const inf = createInformer({ resource: RESOURCES.Pod }, { listerWatcher: lw, log, random: () => 0 });
+  const inf = createInformer({ resource: PODS }, { listerWatcher: lw, log, random: () => 0 });
   const ac = new AbortController();
   const running = inf.start(ac.signal);
   assert.equal(await inf.waitForSync(ac.signal), true);
@@ -140,7 +139,7 @@ test('informer: an error before the first list is retried; waitForSync ends fals
   await running;
 
   const never = createInformer(
-    { resource: RESOURCES.Pod },
+    { resource: PODS },
     {
       listerWatcher: { list: () => new Promise(() => {}), watch: lw.watch },
       log,

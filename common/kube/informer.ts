@@ -1,14 +1,16 @@
-import { sleep } from '../../common/async.ts';
-import { isStatus, KubeApiError, type KubeRest, type WatchEvent } from '../../common/kube/rest.ts';
-import type { Logger } from '../../common/log.ts';
-import {
-  INFORMER_RETRY_MAX_MS,
-  INFORMER_RETRY_MS,
-  LIST_PAGE_SIZE,
-  WATCH_TIMEOUT_MAX_S,
-  WATCH_TIMEOUT_MIN_S,
-} from './constants.ts';
-import { collectionPath, controllerOf, type KubeObject, keyOf, type ResourceType } from './resources.ts';
+import { sleep } from '../async.ts';
+import type { Logger } from '../log.ts';
+import { collectionPath, controllerOf, type KubeObject, keyOf, type ResourceType } from './objects.ts';
+import { isStatus, KubeApiError, type KubeRest, type WatchEvent } from './rest.ts';
+
+/** Page size of lists: bounds one response's memory for big namespaces. */
+export const LIST_PAGE_SIZE = 500;
+/** Server-side watch timeout range (s); randomised so that watches do not all reconnect at once. */
+export const WATCH_TIMEOUT_MIN_S = 300;
+export const WATCH_TIMEOUT_MAX_S = 600;
+/** Delay before re-listing or re-watching after an error (ms), doubling up to the max. */
+export const INFORMER_RETRY_MS = 200;
+export const INFORMER_RETRY_MAX_MS = 10_000;
 
 type Query = Record<string, string | number | boolean | undefined>;
 
