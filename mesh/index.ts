@@ -31,5 +31,13 @@ export {
 } from './node.ts';
 export { generatePsk, parsePsk, readPskFile } from './pnet/psk.ts';
 export type { RelayNode, RelayStatus } from './relays/relays.ts';
+export {
+  createServiceCatalog,
+  type Endpoint,
+  type ServiceCatalog,
+  type ServiceChange,
+  type ServiceEntry,
+  type ServiceInfo,
+} from './services/index.ts';
 export type { MeshStatus, PeerStatus } from './status.ts';
 export type { MeshTunnel, OpenTunnelOptions, TunnelInfo } from './tunnel/tunnel.ts';
