@@ -16,11 +16,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ConfigError, PrerequisiteError } from '../common/errors.ts';
+import { cacheRoot } from '../common/gobuild.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -115,9 +115,7 @@ export async function nfqdelayBinary(): Promise<string> {
     .update(readFileSync(join(src, 'go.mod')))
     .digest('hex')
     .slice(0, 12);
-  const base =
-    process.env.FEDMESH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fedmesh');
-  const bin = join(base, 'netlab', `nfqdelay-${hash}`);
+  const bin = join(cacheRoot(), 'netlab', `nfqdelay-${hash}`);
   if (existsSync(bin)) return bin;
   mkdirSync(dirname(bin), { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
