@@ -14,7 +14,17 @@ import { test } from 'node:test';
 import { installCrds } from '../../crds/install.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
-import { adminRest, create, dataset, HUB_ONLY, nodeToken, saToken, startTestLc, until } from './helpers.ts';
+import {
+  adminRest,
+  create,
+  dataset,
+  HUB_ONLY,
+  nodeToken,
+  saToken,
+  startTestLc,
+  until,
+  upgradeRequest,
+} from './helpers.ts';
 
 const env = useEnvtest();
 const SEED = Number(process.env.FEDMESH_FUZZ_SEED ?? 20261207);
@@ -37,19 +47,6 @@ function prng(seed: number) {
   return { next, int, pick, bytes };
 }
 type Rng = ReturnType<typeof prng>;
-
-function upgradeRequest(headers: Record<string, string>, version = '13'): string {
-  const lines = [
-    'GET / HTTP/1.1',
-    'Host: gm',
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Version: ${version}`,
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
 
 /** Payloads that reach deep into the decoders, or nowhere. */
 function payload(r: Rng): Buffer {

@@ -222,3 +222,17 @@ export async function rawFedmesh(url: string, node: string, token: string | unde
   }
   return { ws, frames, closed, send };
 }
+
+/** A WebSocket upgrade request as raw bytes (a fixed key: these tests do not check the accept value). */
+export function upgradeRequest(headers: Record<string, string>, version = '13'): string {
+  const lines = [
+    'GET / HTTP/1.1',
+    'Host: gm',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Version: ${version}`,
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}

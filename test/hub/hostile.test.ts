@@ -11,23 +11,19 @@ import WebSocket from 'ws';
 import { installCrds } from '../../crds/install.ts';
 import { useEnvtest } from '../envtest/index.ts';
 import { startReplica } from '../gm/replicas.ts';
-import { adminRest, create, dataset, HUB_ONLY, nodeToken, rawFedmesh, startTestLc, until } from './helpers.ts';
+import {
+  adminRest,
+  create,
+  dataset,
+  HUB_ONLY,
+  nodeToken,
+  rawFedmesh,
+  startTestLc,
+  until,
+  upgradeRequest,
+} from './helpers.ts';
 
 const env = useEnvtest();
-
-/** An upgrade request as raw bytes (a fixed key: the accept value is not checked by these tests). */
-function upgrade(headers: Record<string, string>): string {
-  const lines = [
-    'GET / HTTP/1.1',
-    'Host: gm',
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    'Sec-WebSocket-Version: 13',
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
 
 /** Opens a TCP connection, sends `first`, waits for the 101, then sends `after`; resolves when the GM hung up. */
 async function rawUpgrade(port: number, first: string, after: Buffer): Promise<string> {
@@ -102,7 +98,7 @@ test('bytes sent after a refused upgrade (invalid opcode, oversized length) neve
   ];
   for (const r of refusals) {
     for (const frame of [badOpcode, huge]) {
-      const got = await rawUpgrade(r.port, upgrade(r.headers), frame);
+      const got = await rawUpgrade(r.port, upgradeRequest(r.headers), frame);
       assert.match(got, /^HTTP\/1\.1 101/, `${r.name}: upgraded, then refused with a close frame`);
     }
   }
