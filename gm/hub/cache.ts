@@ -7,11 +7,11 @@
 import { sleep } from '../../common/async.ts';
 import { isStatus, type KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
+import type { KubeObject } from '../../common/sedna/objects.ts';
 import { KINDS, type Kind } from '../../common/wire/index.ts';
 import { API_VERSION } from '../../crds/constants.ts';
 import { kindDefinition } from '../../crds/kinds.ts';
 import { CACHE_BACKOFF_MAX_MS, CACHE_BACKOFF_MIN_MS, WATCH_TIMEOUT_S } from './constants.ts';
-import type { KubeObject } from './objects.ts';
 
 /** `obj` undefined means deleted; `old` is what the cache held before. */
 export type CacheListener = (kind: Kind, namespace: string, name: string, obj?: KubeObject, old?: KubeObject) => void;

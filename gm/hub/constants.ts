@@ -117,8 +117,5 @@ export const CACHE_BACKOFF_MAX_MS = 10_000;
 /** A Sedna LC gets a WebSocket ping this often; one not answered by the next sweep closes the connection. */
 export const SEDNA_PING_INTERVAL_MS = 15_000;
 
-/** Annotations IL/LL jobs carry with the node of each stage (Sedna's runtime.AnnotationsKeyPrefix + stage). */
-export const STAGE_NODE_ANNOTATIONS = ['sedna.io/Train', 'sedna.io/Eval', 'sedna.io/Deploy'] as const;
-
 /** The `Node-Name` upgrade header a stock Sedna LC sends. */
 export const NODE_NAME_HEADER = 'node-name';

@@ -5,8 +5,8 @@
  * comparison (an object deleted, or no longer routed to the node, that the node was sent).
  */
 import { randomBytes } from 'node:crypto';
+import type { KubeObject, ObjectKey } from '../../common/sedna/objects.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import type { KubeObject, ObjectKey } from './objects.ts';
 import type { ObjectLookup, Router } from './routing.ts';
 
 export type FeedOp =

@@ -4,77 +4,12 @@
  * or of an object it depends on (an IL/LL job's Dataset, a Model's IL jobs), and every node whose
  * membership or content changed is reported, so the hub sends upserts and deletes from one place.
  */
+
+import { type KubeObject, type ObjectKey, objectKey, path, str } from '../../common/sedna/objects.ts';
+import { datasetNode, directTargets, jobIsActive, modelRefs, type ObjectLookup } from '../../common/sedna/targets.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import { STAGE_NODE_ANNOTATIONS } from './constants.ts';
-import { type KubeObject, type ObjectKey, objectKey, path, str } from './objects.ts';
 
-/** Read access to the current objects (the hub's cache). */
-export interface ObjectLookup {
-  get(kind: Kind, namespace: string, name: string): KubeObject | undefined;
-}
-
-/** The node(s) of a Dataset, JointInferenceService, FederatedLearningJob, IL or LL job. Models: see `createRouter`. */
-export function directTargets(kind: Kind, obj: KubeObject, lookup: ObjectLookup): Set<string> {
-  const out = new Set<string>();
-  const add = (v: unknown) => {
-    const s = str(v);
-    if (s !== undefined) out.add(s);
-  };
-  switch (kind) {
-    case 'Dataset':
-      add(path(obj, 'spec', 'nodeName'));
-      break;
-    case 'JointInferenceService':
-      add(path(obj, 'spec', 'edgeWorker', 'template', 'spec', 'nodeName'));
-      break;
-    case 'FederatedLearningJob': {
-      const workers = path(obj, 'spec', 'trainingWorkers');
-      if (Array.isArray(workers)) for (const w of workers) add(path(w, 'template', 'spec', 'nodeName'));
-      break;
-    }
-    case 'IncrementalLearningJob':
-    case 'LifelongLearningJob': {
-      if (!jobIsActive(kind, obj)) break;
-      add(datasetNode(obj, lookup));
-      const ann = obj.metadata.annotations ?? {};
-      for (const a of STAGE_NODE_ANNOTATIONS) add(ann[a]);
-      // Sedna's LL controller sends the job to its training template's node.
-      if (kind === 'LifelongLearningJob') add(path(obj, 'spec', 'trainSpec', 'template', 'spec', 'nodeName'));
-      break;
-    }
-    case 'Model':
-      break;
-  }
-  return out;
-}
-
-/**
- * Sedna's GM sends an IncrementalLearningJob only once its controller wrote the first condition (the
- * LC needs the stage to act on); stock LCs rely on that.
- */
-function jobIsActive(kind: Kind, obj: KubeObject): boolean {
-  if (kind !== 'IncrementalLearningJob') return true;
-  const conds = path(obj, 'status', 'conditions');
-  return Array.isArray(conds) && conds.length > 0;
-}
-
-/** The node of the Dataset an IL/LL job reads, if that Dataset exists. */
-export function datasetNode(job: KubeObject, lookup: ObjectLookup): string | undefined {
-  const ds = str(path(job, 'spec', 'dataset', 'name'));
-  if (ds === undefined) return undefined;
-  const obj = lookup.get('Dataset', job.metadata.namespace ?? '', ds);
-  return obj === undefined ? undefined : str(path(obj, 'spec', 'nodeName'));
-}
-
-/** Models an IncrementalLearningJob pushes to its dataset's node (initial, eval and deploy models). */
-export function modelRefs(job: KubeObject): string[] {
-  const names = [
-    path(job, 'spec', 'initialModel', 'name'),
-    path(job, 'spec', 'evalSpec', 'initialEvalModel', 'name'),
-    path(job, 'spec', 'deploySpec', 'model', 'name'),
-  ];
-  return [...new Set(names.map(str).filter((n): n is string => n !== undefined))];
-}
+export { directTargets, modelRefs, type ObjectLookup };
 
 /** Called with every (node, key) pair whose object must be re-sent or deleted on that node. */
 export type RouteListener = (node: string, key: ObjectKey) => void;

@@ -5,6 +5,7 @@
  * refused reports are logged and counted. Liveness by WebSocket ping (Go's client answers pongs).
  */
 import type { WebSocket } from 'ws';
+import type { Report } from '../../common/sedna/status.ts';
 import {
   CLOSE,
   closeForWireError,
@@ -17,7 +18,6 @@ import type { Confirmation } from './auth.ts';
 import { SEDNA_PING_INTERVAL_MS, SEND_HIGH_WATER_BYTES, SEND_RETRY_MS, WRITES_PER_CONNECTION } from './constants.ts';
 import { createFeed } from './feed.ts';
 import { closeSocket, flushScheduler, type Session, type SessionContext, sednaDelete, sednaInsert } from './session.ts';
-import type { Report } from './status.ts';
 
 const SEDNA_LABELS = Object.freeze({ dialect: 'sedna' });
 

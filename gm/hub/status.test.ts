@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mutationsFor, type Report } from '../../common/sedna/status.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import { mutationsFor, type Report } from './status.ts';
 import { createWorld } from './testing.ts';
 
 const NOW = '2026-01-01T00:00:10.000Z';

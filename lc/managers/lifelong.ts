@@ -11,7 +11,7 @@
  *
  * `status.knowledgeBase` is not the LC's: Sedna's GM derives it from the worker reports' output
  * models (`classes`, `current_metric`, `number_of_labeled_unseen_sample`), which the LC forwards whole;
- * so does fedmesh's hub (gm/hub/stage-data.ts).
+ * so does fedmesh's hub (common/sedna/stage-data.ts).
  */
 
 import {

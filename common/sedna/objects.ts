@@ -2,7 +2,7 @@
  * The shapes the hub reads from Sedna objects, and their keys. Objects are plain JSON as the API
  * server returns them; the hub reads only the few fields routing and status writes need.
  */
-import type { Kind } from '../../common/wire/index.ts';
+import type { Kind } from '../wire/index.ts';
 
 export interface ObjectMeta {
   name: string;

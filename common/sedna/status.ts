@@ -15,11 +15,11 @@
  *   status.knowledgeBase, in the same write.
  * - Model: LCs do not report models; such a report is invalid.
  */
-import { FedmeshError } from '../../common/errors.ts';
-import type { Kind, ReportId } from '../../common/wire/index.ts';
+import { FedmeshError } from '../errors.ts';
+import type { Kind, ReportId } from '../wire/index.ts';
 import { type KubeObject, path, str } from './objects.ts';
-import type { ObjectLookup } from './routing.ts';
 import { conditionData, knowledgeBase } from './stage-data.ts';
+import type { ObjectLookup } from './targets.ts';
 
 /** One status report as the hub received it, from either dialect. */
 export interface Report {
