@@ -13,7 +13,7 @@ import {
   MAX_CREDIT_GRANT,
   type WelcomeFrame,
 } from '../common/wire/index.ts';
-import { type LcStore, type StoreOp, storeKey } from './store/types.ts';
+import { type AppliedOp, type LcStore, type StoreOp, storeKey } from './store/types.ts';
 
 export type DataFrame = Extract<FedmeshDownstreamFrame, { seq: number }>;
 
@@ -60,15 +60,17 @@ export function createDownstream(c: DownstreamComponents): Downstream {
     const pos = store.position();
     const moved = pos.stream !== stream || pos.seq !== applied;
     if (ops.length || moved) {
+      let done: AppliedOp[];
       try {
-        store.apply(ops, { stream, seq: applied });
+        // Only what changed goes on: the version rules skip what the store already holds.
+        done = store.apply(ops, { stream, seq: applied });
       } catch (err) {
         log.error({ err }, 'cannot write the store');
         c.fail(CLOSE.INTERNAL_ERROR, 'store write failed');
         return;
       }
       if (applied > 0) c.send({ type: 'ack', seq: applied });
-      c.applied?.(ops, applied);
+      c.applied?.(done, applied);
     }
     if (toGrant > 0) {
       c.send({ type: 'credit', frames: Math.min(toGrant, MAX_CREDIT_GRANT) });

@@ -73,7 +73,10 @@ export function createManagerHost(c: ManagerHostComponents): ManagerHost {
       for (const op of ops) {
         if (op.op === 'upsert') insert(op);
         else if (op.op === 'delete') remove(storeKey(op.kind, op.namespace, op.name));
-        else for (const key of [...known.keys()]) if (!op.keys.has(key)) remove(key);
+        else {
+          for (const [key, o] of [...known])
+            if ((op.kind === undefined || o.kind === op.kind) && !op.keys.has(key)) remove(key);
+        }
       }
     },
     workerMessage(m) {

@@ -4,6 +4,7 @@ import type { Kind } from '../../common/wire/index.ts';
 import { DEAD_LETTER_STATUS_BYTES, MAX_DEAD_LETTERS } from '../constants.ts';
 import { checkOutboxLimits, statusBytes } from './limits.ts';
 import {
+  type AppliedOp,
   type DeadLetter,
   type LcStore,
   type OutboxEntry,
@@ -12,6 +13,7 @@ import {
   type StreamPosition,
   storeKey,
 } from './types.ts';
+import { isNewer, isStale, versionOf } from './version.ts';
 
 export function createMemoryStore(opts: StoreOptions = {}): LcStore {
   const maxDeadLetters = opts.maxDeadLetters ?? MAX_DEAD_LETTERS;
@@ -41,22 +43,34 @@ export function createMemoryStore(opts: StoreOptions = {}): LcStore {
     apply(ops, next) {
       // Stage on a copy so a failing op leaves nothing half-applied, like a rolled-back transaction.
       const staged = new Map(objects);
+      const done: AppliedOp[] = [];
+      const drop = (key: string, v: StoredObject) => {
+        staged.delete(key);
+        done.push({ op: 'delete', kind: v.kind, namespace: v.namespace, name: v.name });
+      };
       for (const o of ops) {
         if (o.op === 'upsert') {
+          const key = storeKey(o.kind, o.namespace, o.name);
+          if (isStale(versionOf(o.object), versionOf(staged.get(key)?.object))) continue;
           // Through JSON, as SQLite stores it: values JSON cannot hold fail here too.
-          const v = {
-            kind: o.kind,
-            namespace: o.namespace,
-            name: o.name,
-            object: JSON.parse(JSON.stringify(o.object)),
-          };
-          staged.set(storeKey(o.kind, o.namespace, o.name), v);
-        } else if (o.op === 'delete') staged.delete(storeKey(o.kind, o.namespace, o.name));
-        else for (const k of [...staged.keys()]) if (!o.keys.has(k)) staged.delete(k);
+          const object = JSON.parse(JSON.stringify(o.object));
+          staged.set(key, { kind: o.kind, namespace: o.namespace, name: o.name, object });
+          done.push({ op: 'upsert', kind: o.kind, namespace: o.namespace, name: o.name, object });
+        } else if (o.op === 'delete') {
+          const key = storeKey(o.kind, o.namespace, o.name);
+          const held = staged.get(key);
+          if (!held) continue;
+          if (o.resourceVersion !== undefined && isNewer(versionOf(held.object), o.resourceVersion)) continue;
+          drop(key, held);
+        } else {
+          for (const [k, v] of [...staged])
+            if ((o.kind === undefined || v.kind === o.kind) && !o.keys.has(k)) drop(k, v);
+        }
       }
       objects.clear();
       for (const [k, v] of staged) objects.set(k, v);
       pos = { ...next };
+      return structuredClone(done);
     },
     getObject: (kind: Kind, namespace: string, name: string) => {
       const v = objects.get(storeKey(kind, namespace, name));

@@ -12,6 +12,7 @@ import type { Kind } from '../../common/wire/index.ts';
 import { DEAD_LETTER_STATUS_BYTES, MAX_DEAD_LETTERS } from '../constants.ts';
 import { checkOutboxLimits, statusBytes } from './limits.ts';
 import {
+  type AppliedOp,
   type DeadLetter,
   type DeadLetterCause,
   type LcStore,
@@ -20,6 +21,7 @@ import {
   type StoreOptions,
   storeKey,
 } from './types.ts';
+import { isNewer, isStale, versionOf } from './version.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
@@ -98,6 +100,11 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
   );
   const del = db.prepare('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?');
   const keys = db.prepare('SELECT kind, namespace, name FROM objects');
+  const keysOfKind = db.prepare('SELECT kind, namespace, name FROM objects WHERE kind = ?');
+  // The stored version, read from the body: no column to migrate in existing stores.
+  const heldVersion = db.prepare(
+    "SELECT json_extract(body, '$.metadata.resourceVersion') AS rv FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+  );
   const getObj = db.prepare(
     'SELECT kind, namespace, name, body FROM objects WHERE kind = ? AND namespace = ? AND name = ?',
   );
@@ -183,18 +190,38 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
       return { stream: stream === undefined || stream === '' ? null : stream, seq: Number(meta('seq') ?? 0) };
     },
     apply(ops, pos) {
-      tx(() => {
+      return tx(() => {
+        const done: AppliedOp[] = [];
+        // null: no such object; else its version (undefined when it has none).
+        const held = (kind: string, namespace: string, name: string) => {
+          const r = heldVersion.get(kind, namespace, name) as { rv: unknown } | undefined;
+          return r === undefined ? null : { rv: r.rv === null ? undefined : String(r.rv) };
+        };
+        const drop = (kind: Kind, namespace: string, name: string) => {
+          del.run(kind, namespace, name);
+          done.push({ op: 'delete', kind, namespace, name });
+        };
         for (const o of ops) {
-          if (o.op === 'upsert') upsert.run(o.kind, o.namespace, o.name, JSON.stringify(o.object));
-          else if (o.op === 'delete') del.run(o.kind, o.namespace, o.name);
-          else {
-            for (const r of keys.all() as unknown as ObjectRow[]) {
-              if (!o.keys.has(storeKey(r.kind, r.namespace, r.name))) del.run(r.kind, r.namespace, r.name);
+          if (o.op === 'upsert') {
+            const body = JSON.stringify(o.object);
+            if (isStale(versionOf(o.object), held(o.kind, o.namespace, o.name)?.rv)) continue;
+            upsert.run(o.kind, o.namespace, o.name, body);
+            done.push({ ...o, object: JSON.parse(body) as Record<string, unknown> });
+          } else if (o.op === 'delete') {
+            const h = held(o.kind, o.namespace, o.name);
+            if (h === null) continue;
+            if (o.resourceVersion !== undefined && isNewer(h.rv, o.resourceVersion)) continue;
+            drop(o.kind, o.namespace, o.name);
+          } else {
+            const rows = (o.kind === undefined ? keys.all() : keysOfKind.all(o.kind)) as unknown as ObjectRow[];
+            for (const r of rows) {
+              if (!o.keys.has(storeKey(r.kind, r.namespace, r.name))) drop(r.kind as Kind, r.namespace, r.name);
             }
           }
         }
         setMeta.run('stream', pos.stream ?? '');
         setMeta.run('seq', String(pos.seq));
+        return done;
       });
     },
     getObject(kind, namespace, name) {

@@ -22,11 +22,18 @@ export interface StreamPosition {
   seq: number;
 }
 
-/** One change to the stored objects. `retain` deletes every object whose key is not in `keys` (snapshot end). */
+/**
+ * One change to the stored objects. `retain` deletes every object (of `kind`, when given) whose key
+ * is not in `keys` (the end of a snapshot or of a list). A `delete` with `resourceVersion` (a watch's
+ * DELETED event) is skipped when the stored object is newer: it was created again since.
+ */
 export type StoreOp =
   | { op: 'upsert'; kind: Kind; namespace: string; name: string; object: Record<string, unknown> }
-  | { op: 'delete'; kind: Kind; namespace: string; name: string }
-  | { op: 'retain'; keys: ReadonlySet<string> };
+  | { op: 'delete'; kind: Kind; namespace: string; name: string; resourceVersion?: string }
+  | { op: 'retain'; keys: ReadonlySet<string>; kind?: Kind };
+
+/** A change the store made: `retain` comes back as the deletes it caused. */
+export type AppliedOp = Exclude<StoreOp, { op: 'retain' }>;
 
 export interface NewReport {
   kind: Kind;
@@ -91,8 +98,14 @@ export interface LcStore {
   /** Generated when the store was created, persisted with it; a wiped store gets a new one. */
   readonly instance: string;
   position(): StreamPosition;
-  /** Applies `ops` in order and records `pos`, atomically: after a crash either all of it is there or none. */
-  apply(ops: StoreOp[], pos: StreamPosition): void;
+  /**
+   * Applies `ops` in order and records `pos`, atomically: after a crash either all of it is there or
+   * none. Version rules, so that the GM link and the edge API fallback can both feed the store: an
+   * upsert whose object has the `metadata.resourceVersion` already stored, or an older one, is
+   * skipped (never applied twice, never back to an older version; store/version.ts). Returns the
+   * changes made, in order, a `retain` as the deletes it caused.
+   */
+  apply(ops: StoreOp[], pos: StreamPosition): AppliedOp[];
   getObject(kind: Kind, namespace: string, name: string): StoredObject | undefined;
   /** Every stored object (optionally of one kind), ordered by kind, namespace, name. */
   listObjects(kind?: Kind): StoredObject[];
