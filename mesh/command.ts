@@ -12,9 +12,10 @@ import { createLogger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
 import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
+import { type AdvertisedServiceConfig, parseAdvertise, resolveAdvertised } from './advertise/service.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
-import { parseForward, startForward } from './forward.ts';
+import { type ForwardSpec, parseForward, startForward } from './forward.ts';
 import { resolveHealthConfig } from './health/config.ts';
 import { buildMeshServer } from './http.ts';
 import { createMeshNode } from './node.ts';
@@ -45,10 +46,16 @@ export const meshCommand = command({
       parse: parseHostPort,
     },
     forward: {
-      description: 'forward a local port into a tunnel; repeatable',
-      value: '[HOST:]PORT=node:host:port',
+      description: 'forward a local port into a tunnel to host:port on a node, or to any node advertising a service',
+      value: '[HOST:]PORT=node:host:port|@SERVICE',
       multiple: true,
       parse: parseForward,
+    },
+    advertise: {
+      description: 'advertise a service this node fronts (added to config advertise; host default 127.0.0.1)',
+      value: 'NAME=[HOST:]PORT',
+      multiple: true,
+      parse: parseAdvertise,
     },
     'http-listen': { description: '/healthz, /readyz, /metrics, /status', value: 'HOST:PORT', parse: parseHostPort },
     ...listenerLimitFlags('http-', 'HTTP endpoint', DEFAULT_HTTP_LIMITS),
@@ -57,6 +64,7 @@ export const meshCommand = command({
   },
   details: [
     'Example: fedmesh mesh --config /etc/fedmesh/mesh.yaml --node edge-a1 --forward 8022=edge-b1:127.0.0.1:22',
+    'GM side: --advertise fedmesh-gm=9000; LC side: --forward 127.0.0.1:19000=@fedmesh-gm.',
     'Tunnel targets on this node are limited to tunnel.allow (default: loopback only).',
   ].join('\n'),
   async run({ flags: f }) {
@@ -74,6 +82,12 @@ export const meshCommand = command({
     const psk = await readPskFile(pskFile);
     const listen =
       f.listen ?? (cfg.listen ? parseHostPort(cfg.listen) : { host: '0.0.0.0', port: DEFAULT_LISTEN_PORT });
+
+    // Flags add to the file's advertise list (the file's entries stay hot-reloadable).
+    const flagAdvertise: AdvertisedServiceConfig[] = f.advertise ?? [];
+    const advertiseOf = (c: MeshConfig) => resolveAdvertised([...flagAdvertise, ...(c.advertise ?? [])]);
+    const advertise = advertiseOf(cfg);
+    const forwardSpecs: ForwardSpec[] = [...(cfg.forward ?? []).map(parseForward), ...(f.forward ?? [])];
 
     const log = createLogger({ component: 'mesh', node: name });
     const registry = createRegistry();
@@ -97,6 +111,7 @@ export const meshCommand = command({
         tunnelAllow: cfg.tunnel?.allow,
         zone: cfg.zone,
         health: cfg.health ? resolveHealthConfig(cfg.health, 'health') : undefined,
+        advertise,
       },
       { log, registry },
     );
@@ -110,7 +125,7 @@ export const meshCommand = command({
     try {
       await node.ready;
       ready = true;
-      for (const spec of f.forward ?? []) forwards.push(await startForward(spec, node, log));
+      for (const spec of forwardSpecs) forwards.push(await startForward(spec, node, { log, registry }));
     } catch (err) {
       ac.abort();
       await running.catch(() => {});
@@ -121,13 +136,23 @@ export const meshCommand = command({
       ? watchConfig(
           f.config,
           cfg,
-          (next) =>
+          (next) => {
+            let nextAdvertise: typeof advertise;
+            try {
+              nextAdvertise = advertiseOf(next);
+            } catch (err) {
+              // E.g. the file now names a service a flag also names: keep what runs.
+              log.error({ err: (err as Error).message, code: 'ERR_CONFIG' }, 'advertise not reloaded: invalid');
+              nextAdvertise = advertiseOf({});
+            }
             node.reconfigure({
               relayNodes: next.relayNodes ?? [],
               tunnelAllow: next.tunnel?.allow,
               dhtBootstrap: next.dhtBootstrap ?? [],
               health: next.health ? resolveHealthConfig(next.health, 'health') : null,
-            }),
+              advertise: nextAdvertise,
+            });
+          },
           log,
           shutdown,
         )

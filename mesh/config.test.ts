@@ -26,6 +26,14 @@ tunnel:
   assert.equal(cfg.mdns, false);
   assert.deepEqual(await parseConfig(JSON.stringify(cfg)), cfg);
   assert.deepEqual(await parseConfig(''), {});
+  const svc = await parseConfig(
+    'advertise: [{name: fedmesh-gm, port: 9000}, {name: other, port: 80, host: "::1"}]\nforward: ["127.0.0.1:19000=@fedmesh-gm", "8022=b1:127.0.0.1:22"]',
+  );
+  assert.deepEqual(svc.advertise, [
+    { name: 'fedmesh-gm', port: 9000 },
+    { name: 'other', port: 80, host: '::1' },
+  ]);
+  assert.equal(svc.forward?.length, 2);
   const health = await parseConfig('zone: lan-a\nhealth: {period: 500ms, window: 1500ms, zones: {enabled: true}}');
   assert.equal(health.zone, 'lan-a');
   assert.equal(health.health?.period, '500ms');
@@ -47,6 +55,14 @@ test('config: invalid files are ConfigErrors', async () => {
     { name: 'health timeout not below period', text: 'health: {period: 1s, timeout: 1s}' },
     { name: 'unknown health key', text: 'health: {periodMs: 1000}' },
     { name: 'zone not a label value', text: 'zone: "-a"' },
+    { name: 'advertise without port', text: 'advertise: [{name: fedmesh-gm}]' },
+    { name: 'advertise bad name', text: 'advertise: [{name: GM_1, port: 9000}]' },
+    { name: 'advertise host not an IP', text: 'advertise: [{name: gm, port: 9000, host: gm.sedna}]' },
+    { name: 'advertise port out of range', text: 'advertise: [{name: gm, port: 70000}]' },
+    { name: 'advertise twice', text: 'advertise: [{name: gm, port: 9000}, {name: gm, port: 9001}]' },
+    { name: 'advertise unknown key', text: 'advertise: [{name: gm, port: 9000, proto: udp}]' },
+    { name: 'forward malformed', text: 'forward: ["19000=gm"]' },
+    { name: 'forward bad service', text: 'forward: ["19000=@GM"]' },
   ];
   for (const c of cases) await assert.rejects(parseConfig(c.text), { code: 'ERR_CONFIG' }, c.name);
 });

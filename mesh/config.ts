@@ -16,6 +16,9 @@
  *       peerId: 12D3KooW...           # optional pin
  *   tunnel:
  *     allow: [127.0.0.0/8, "[::1/128]"]
+ *   advertise:                        # services this node fronts (advertise/): record + DHT
+ *     - { name: fedmesh-gm, port: 9000 }   # host default 127.0.0.1
+ *   forward: ["127.0.0.1:19000=@fedmesh-gm"]  # as --forward (node:host:port or @service)
  *   zone: lan-a                       # this node's health zone (a label value), in its record
  *   health:                           # node-health probes and views (mesh/health); absent: off
  *     period: 5s                      # the rest: mesh/health/config.ts
@@ -23,8 +26,9 @@
  *
  * Unknown keys are errors. `watchConfig` reloads the file on change and on SIGHUP; what can change
  * at runtime is `relayNodes` (including this node becoming or ceasing to be a relay),
- * `tunnel.allow`, `dhtBootstrap` and the values inside `health` (turning health on or off, and
- * `zone`, need a restart). Other changes are reported as needing a restart.
+ * `tunnel.allow`, `dhtBootstrap`, `advertise` and the values inside `health` (turning health on or
+ * off, and `zone`, need a restart). Other changes (`forward` among them) are reported as needing a
+ * restart.
  */
 
 import { watch } from 'node:fs';
@@ -35,6 +39,8 @@ import { Compile } from 'typebox/compile';
 import { parseYamlOrJson } from '../common/config-text.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
+import { AdvertisedServiceSchema, MAX_ADVERTISED, resolveAdvertised } from './advertise/service.ts';
+import { parseForward } from './forward.ts';
 import { HealthConfigSchema, resolveHealthConfig } from './health/config.ts';
 import { NODE_NAME, ZoneValueSchema } from './records/record.ts';
 
@@ -65,6 +71,10 @@ export const MeshConfigSchema = Type.Object(
     dialPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     relayNodes: Type.Optional(Type.Array(RelayNodeSchema, { maxItems: 256 })),
     tunnel: Type.Optional(Type.Object({ allow: Type.Optional(Type.Array(Address, { maxItems: 256 })) }, strict)),
+    /** Services this node fronts, announced in its record and the DHT (advertise/service.ts). */
+    advertise: Type.Optional(Type.Array(AdvertisedServiceSchema, { maxItems: MAX_ADVERTISED })),
+    /** Local forwards, the `--forward` syntax: `[HOST:]PORT=node:host:port` or `[HOST:]PORT=@service`. */
+    forward: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 600 }), { maxItems: 64 })),
     zone: Type.Optional(ZoneValueSchema),
     health: Type.Optional(HealthConfigSchema),
   },
@@ -88,6 +98,14 @@ export async function parseConfig(text: string, source = 'config'): Promise<Mesh
     if (names.has(r.nodeName)) throw new ConfigError(`${source}: relay ${r.nodeName} is listed twice`);
     names.add(r.nodeName);
   }
+  if (value.advertise) resolveAdvertised(value.advertise, `${source}: advertise`);
+  for (const f of value.forward ?? []) {
+    try {
+      parseForward(f);
+    } catch (err) {
+      throw new ConfigError(`${source}: forward: ${(err as Error).message}`, { cause: err });
+    }
+  }
   // Cross-field checks (timeout < period, window ≥ 2 periods) at load, not at first use.
   if (value.health) resolveHealthConfig(value.health, `${source}: health`);
   return value;
@@ -104,7 +122,7 @@ export async function loadConfig(path: string): Promise<MeshConfig> {
 }
 
 /** Keys a running node applies without restarting. */
-const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap', 'health'] as const;
+const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap', 'health', 'advertise'] as const;
 
 /**
  * Watches `path` (its directory, so editors that replace the file are seen) and SIGHUP. Calls

@@ -113,3 +113,28 @@ export const DISCOVERED_RELAY_RETRY_MS = 60_000;
  * 128 MB initial old space cut that to a few per 64 MiB echoed (docs/mesh.md, Figures).
  */
 export const MESH_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
+
+/* Services advertised on the mesh (advertise/). */
+
+/**
+ * Namespace of the DHT keys service providers announce under: SHA-256 of `<namespace>/<name>` as a
+ * raw CIDv1. Changing it hides every provider from older nodes.
+ */
+export const SERVICE_DISCOVERY_NAMESPACE = 'fedmesh/service/v1';
+/** A provider re-announces each advertised service this often (provider records live RELAY_PROVIDER_TTL_MS). */
+export const SERVICE_PROVIDE_INTERVAL_MS = 60_000;
+/** Provider lookup period of a forwarded service while no provider is known (a GM coming up is found fast). */
+export const SERVICE_LOOKUP_FAST_MS = 3_000;
+/** ... and once providers are known (new replicas in other LANs still get found). */
+export const SERVICE_LOOKUP_SLOW_MS = 30_000;
+/** RTT probe (ping) period of connected providers of a forwarded service. */
+export const SERVICE_PING_INTERVAL_MS = 5_000;
+/**
+ * Deadline of one provider attempt (connect, open, reply). A live provider answers in well under a
+ * second even relayed; past this the next provider is tried, so a silent one costs 3 s, not 10.
+ */
+export const SERVICE_ATTEMPT_TIMEOUT_MS = 3_000;
+/** A provider that failed an attempt is tried after every healthy one for this long. */
+export const SERVICE_FAILURE_PENALTY_MS = 30_000;
+/** Providers tried for one connection before it fails (bounds the cost of a mesh full of stale ones). */
+export const SERVICE_MAX_ATTEMPTS = 8;

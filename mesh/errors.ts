@@ -27,6 +27,8 @@ export const MESH_ERROR_CODES = [
   'ERR_SESSION_PROTOCOL',
   /** The other end of the tunnel aborted it (its target connection failed or its application gave up). */
   'ERR_TUNNEL_RESET',
+  /** No node advertising the service was found, or none of them accepted a tunnel. */
+  'ERR_NO_PROVIDER',
 ] as const;
 
 export type MeshErrorCode = (typeof MESH_ERROR_CODES)[number];

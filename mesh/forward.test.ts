@@ -18,7 +18,23 @@ test('forward specs parse; bad ones are ConfigErrors', () => {
     },
   ];
   for (const c of cases) assert.deepEqual(parseForward(c.text), c.want, c.text);
-  for (const bad of ['8022', '8022=b1:22', '8022=B_1:127.0.0.1:22', '8022=b1:127.0.0.1:0', '99999=b1:127.0.0.1:22']) {
+  assert.deepEqual(parseForward('127.0.0.1:19000=@fedmesh-gm'), {
+    listenHost: '127.0.0.1',
+    listenPort: 19000,
+    service: 'fedmesh-gm',
+  });
+  assert.deepEqual(parseForward('19000=@gm'), { listenHost: '127.0.0.1', listenPort: 19000, service: 'gm' });
+  for (const bad of [
+    '8022',
+    '8022=b1:22',
+    '8022=B_1:127.0.0.1:22',
+    '8022=b1:127.0.0.1:0',
+    '99999=b1:127.0.0.1:22',
+    '19000=@',
+    '19000=@Fedmesh_GM',
+    '99999=@gm',
+    `19000=@${'a'.repeat(64)}`,
+  ]) {
     assert.throws(() => parseForward(bad), { code: 'ERR_CONFIG' }, bad);
   }
 });

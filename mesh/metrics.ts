@@ -4,6 +4,7 @@
  */
 import type { Libp2p } from '@libp2p/interface';
 import type { Registry } from '../common/metrics.ts';
+import type { ServiceForwardMetrics } from './advertise/client.ts';
 import type { Reachability } from './relays/reachability.ts';
 import type { RelayManager } from './relays/relays.ts';
 import type { TunnelService, TunnelServiceComponents } from './tunnel/tunnel.ts';
@@ -17,6 +18,24 @@ export function tunnelMetrics(registry: Registry): NonNullable<TunnelServiceComp
       'fedmesh_mesh_tunnel_failover_seconds',
       'Time from losing a tunnel path to resuming on another',
       [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    ),
+  };
+}
+
+/** Connections made by `@service` forwards, by service, result and path; failovers; providers known. */
+export function serviceForwardMetrics(registry: Registry): ServiceForwardMetrics {
+  return {
+    connections: registry.counter(
+      'fedmesh_mesh_service_forward_connections_total',
+      'Connections of @service forwards, by service, result (ok, failed, no-provider) and path (direct, punched, relayed)',
+    ),
+    failovers: registry.counter(
+      'fedmesh_mesh_service_forward_failovers_total',
+      'Provider attempts of @service forwards that failed and moved on to the next provider',
+    ),
+    providers: registry.gauge(
+      'fedmesh_mesh_service_forward_providers',
+      'Providers known of a forwarded service at its last connection',
     ),
   };
 }

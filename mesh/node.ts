@@ -10,10 +10,13 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../common/log.ts';
 import type { Registry } from '../common/metrics.ts';
+import { createServiceClient, type OpenServiceOptions, type ServiceClient } from './advertise/client.ts';
+import { createServiceProviders } from './advertise/providers.ts';
+import { type AdvertisedService, advertisedRules } from './advertise/service.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
 import { createHealthAgent, type HealthAgent } from './health/agent.ts';
 import type { HealthConfig } from './health/config.ts';
-import { registerNodeGauges, tunnelMetrics } from './metrics.ts';
+import { registerNodeGauges, serviceForwardMetrics, tunnelMetrics } from './metrics.ts';
 import { createPskMismatchReport } from './pnet/mismatch.ts';
 import { pskFingerprint } from './pnet/psk.ts';
 import { createDirectory } from './records/directory.ts';
@@ -68,6 +71,11 @@ export interface MeshNodeInit {
   zone?: string;
   /** Node-health probes and views (mesh/health/agent.ts). Default off. */
   health?: HealthConfig;
+  /**
+   * Services this node fronts (advertise/): published in its record and provided in the DHT; their
+   * targets are admitted by the tunnel responder whatever `tunnelAllow` says. Default none.
+   */
+  advertise?: AdvertisedService[];
 }
 
 export interface MeshNodeComponents {
@@ -82,6 +90,8 @@ export interface MeshReconfig {
   dhtBootstrap?: string[];
   /** New health timing and zones; `undefined` leaves them. Turning health on or off needs a restart. */
   health?: HealthConfig | null;
+  /** The services this node advertises now (replaces the list; `[]` stops advertising). */
+  advertise?: AdvertisedService[];
 }
 
 export interface MeshNode {
@@ -93,6 +103,8 @@ export interface MeshNode {
   start(signal: AbortSignal): Promise<void>;
   /** A byte stream to `host:port` as seen from node `node`. */
   openTunnel(opts: OpenTunnelOptions): Promise<MeshTunnel>;
+  /** A byte stream to one node advertising `service` (the best path first, failover to the next). */
+  openService(opts: OpenServiceOptions): ReturnType<ServiceClient['open']>;
   /** Applies a configuration change without a restart. */
   reconfigure(change: MeshReconfig): void;
   status(): MeshStatus;
@@ -106,7 +118,11 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   const peerId = peerIdFromPrivateKey(identity.privateKey);
   const listen = init.listen ?? [{ host: '0.0.0.0', port: DEFAULT_LISTEN_PORT }];
   const listenPort = listen[0]?.port ?? DEFAULT_LISTEN_PORT;
-  let policy: TargetPolicy = createTargetPolicy(init.tunnelAllow ?? DEFAULT_ALLOW);
+  let allow = init.tunnelAllow ?? DEFAULT_ALLOW;
+  let advertised = init.advertise ?? [];
+  // Advertised targets are admitted whatever the allow-list says: advertising one is the operator's consent.
+  const makePolicy = () => createTargetPolicy([...allow, ...advertisedRules(advertised)]);
+  let policy: TargetPolicy = makePolicy();
   let bootstrap = init.dhtBootstrap ?? [];
   let isRelayNow = false;
   const dialPort = init.dialPort === 0 ? undefined : (init.dialPort ?? listenPort + 1);
@@ -132,6 +148,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       directory,
       isRelay: () => isRelayNow,
       zone: init.zone,
+      services: () => advertised,
     },
     { libp2p, dht: libp2p.services.dht as unknown as Dht, log },
   );
@@ -188,6 +205,24 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     },
   );
   const pingService = (libp2p.services as { ping: { ping(p: PeerId, o: object): Promise<number> } }).ping;
+  const services = createServiceProviders(
+    { self: peerId.toString(), advertised: () => advertised },
+    {
+      libp2p,
+      dht: libp2p.services.dht as unknown as ProviderDht,
+      directory,
+      connect: (peer, signal) => dialer.connect(peer, signal),
+      isPunched: (conn) => puncher.isPunched(conn),
+      ping: (peer, signal) => pingService.ping(peer, { signal }),
+      log,
+    },
+  );
+  const serviceClient = createServiceClient({
+    providers: services,
+    openTunnel: (opts) => tunnels.open(opts),
+    log,
+    metrics: registry && serviceForwardMetrics(registry),
+  });
   const health: HealthAgent | undefined = init.health
     ? await createHealthAgent(
         { self: init.name, peerId: peerId.toString(), stateDir: init.stateDir, zone: init.zone, config: init.health },
@@ -229,10 +264,19 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     ready,
     libp2p,
     openTunnel: (opts) => tunnels.open(opts),
+    openService: (opts) => serviceClient.open(opts),
     reconfigure(change) {
       if (change.tunnelAllow) {
-        policy = createTargetPolicy(change.tunnelAllow);
+        allow = change.tunnelAllow;
+        policy = makePolicy();
         log.info({ allow: change.tunnelAllow }, 'tunnel allow-list changed');
+      }
+      if (change.advertise && JSON.stringify(change.advertise) !== JSON.stringify(advertised)) {
+        advertised = change.advertise;
+        policy = makePolicy();
+        log.info({ advertise: advertised }, 'advertised services changed');
+        void records.publish();
+        services.poke();
       }
       if (change.dhtBootstrap) bootstrap = change.dhtBootstrap;
       if (change.relayNodes) {
@@ -261,6 +305,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         tunnels,
         puncher,
         health,
+        services: () => ({ ...services.status(), last: serviceClient.last() }),
       }),
     async start(signal) {
       try {
@@ -293,6 +338,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         reachability.start(signal),
         discovery.start(signal),
         health?.start(signal),
+        services.start(signal),
       ]);
       const boot = peering.bootstrap(signal);
       if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));

@@ -3,6 +3,8 @@
  * tunnels and NAT mapping — read from the parts that hold each, at the moment of the call.
  */
 import type { Libp2p } from '@libp2p/interface';
+import type { ServiceChoice } from './advertise/client.ts';
+import type { ServiceProvidersStatus } from './advertise/providers.ts';
 import type { HealthAgent, HealthStatus } from './health/agent.ts';
 import type { Directory } from './records/directory.ts';
 import type { RelayDiscovery, RelayDiscoveryStatus } from './relays/discovery.ts';
@@ -36,6 +38,11 @@ export interface MeshStatus {
   nat: { mapping: NatMapping; observed: string[] };
   /** This node's tally of its health zone (absent when health is off). */
   health?: HealthStatus;
+  /**
+   * Services: what this node advertises, the providers of each forwarded service in the order the
+   * next connection tries them, and where the last connection of each went.
+   */
+  services: ServiceProvidersStatus & { last: Record<string, ServiceChoice> };
 }
 
 export interface StatusSources {
@@ -49,6 +56,7 @@ export interface StatusSources {
   tunnels: TunnelService;
   puncher: HolePuncher;
   health?: HealthAgent;
+  services: () => MeshStatus['services'];
 }
 
 export function meshStatus(s: StatusSources): MeshStatus {
@@ -72,5 +80,6 @@ export function meshStatus(s: StatusSources): MeshStatus {
     tunnels: s.tunnels.list(),
     nat: s.puncher.mapping(),
     ...(s.health ? { health: s.health.status() } : {}),
+    services: s.services(),
   };
 }

@@ -10,6 +10,7 @@
 import type { PrivateKey } from '@libp2p/interface';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { MAX_ADVERTISED, ServiceNameSchema } from '../advertise/service.ts';
 import { MAX_RECORD_ADDRS, MAX_RECORD_BYTES } from '../constants.ts';
 import { MeshError } from '../errors.ts';
 import { open, seal, verifySignature } from './envelope.ts';
@@ -44,6 +45,23 @@ export const NodeRecordSchema = Type.Object(
      * records without it stay valid; a node of an older version refuses records that carry it.
      */
     zone: Type.Optional(ZoneValueSchema),
+    /**
+     * Services the node fronts (config `advertise`): name, literal IP and port on the node, the
+     * target a tunnel for the service asks for (advertise/). Optional, as `zone`.
+     */
+    services: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: ServiceNameSchema,
+            host: Type.String({ minLength: 2, maxLength: 45 }),
+            port: Type.Integer({ minimum: 1, maximum: 65535 }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: MAX_ADVERTISED },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

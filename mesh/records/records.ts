@@ -49,6 +49,8 @@ export interface RecordServiceInit {
   isRelay: () => boolean;
   /** This node's health zone (mesh config `zone`), carried in its record. */
   zone?: string;
+  /** Services this node advertises now (config `advertise`), carried in its record. */
+  services?: () => Array<{ name: string; host: string; port: number }>;
 }
 
 export interface RecordServiceComponents {
@@ -205,6 +207,8 @@ export function createRecordService(init: RecordServiceInit, components: RecordS
     lastSeq = Math.max(lastSeq + 1, Date.now());
     const record: NodeRecord = { v: 1, name: init.name, peerId: self, addrs, relay: init.isRelay(), seq: lastSeq };
     if (init.zone !== undefined) record.zone = init.zone;
+    const services = init.services?.() ?? [];
+    if (services.length > 0) record.services = services.map((x) => ({ name: x.name, host: x.host, port: x.port }));
     return record;
   };
 

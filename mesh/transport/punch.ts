@@ -77,6 +77,8 @@ export interface HolePuncherInit {
 export interface HolePuncher {
   /** What the relays tell us about our NAT. */
   mapping(): { mapping: NatMapping; observed: string[] };
+  /** True for a direct connection that a hole punch made (path choice prefers LAN-direct ones). */
+  isPunched(conn: Connection): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -91,6 +93,7 @@ export function createHolePuncher(
   const observed = new Map<string, string>();
   let lastMapping: NatMapping = 'unknown';
   const punching = new Set<string>();
+  const punched = new WeakSet<Connection>();
 
   const mapping = (): { mapping: NatMapping; observed: string[] } => {
     const all = [...new Set(observed.values())];
@@ -159,6 +162,7 @@ export function createHolePuncher(
   };
 
   const succeeded = async (relayed: Connection, direct: Connection, started: number) => {
+    punched.add(direct);
     log.info(
       {
         peer: relayed.remotePeer.toString(),
@@ -275,6 +279,7 @@ export function createHolePuncher(
 
   return {
     mapping,
+    isPunched: (conn) => punched.has(conn),
     async start() {
       libp2p.addEventListener('peer:identify', onIdentify);
       await libp2p.handle(DCUTR_PROTOCOL, handle, { runOnLimitedConnection: true });
