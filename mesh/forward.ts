@@ -83,6 +83,7 @@ export async function startForward(spec: ForwardSpec, node: MeshNode, components
     isServiceForward(spec)
       ? node.openService({ service: spec.service, signal })
       : node.openTunnel({ node: spec.node, host: spec.host, port: spec.port, signal });
+  if (isServiceForward(spec)) node.watchService(spec.service);
   const server = createServer({ allowHalfOpen: true, noDelay: true });
   const guard = guardListener(server, `forward-${spec.listenPort}`, components.limits ?? DEFAULT_HTTP_LIMITS, {
     registry: components.registry ?? createRegistry(),

@@ -105,6 +105,8 @@ export interface MeshNode {
   openTunnel(opts: OpenTunnelOptions): Promise<MeshTunnel>;
   /** A byte stream to one node advertising `service` (the best path first, failover to the next). */
   openService(opts: OpenServiceOptions): ReturnType<ServiceClient['open']>;
+  /** Starts finding and measuring providers of `service` ahead of the first connection (a forward). */
+  watchService(service: string): void;
   /** Applies a configuration change without a restart. */
   reconfigure(change: MeshReconfig): void;
   status(): MeshStatus;
@@ -265,6 +267,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     libp2p,
     openTunnel: (opts) => tunnels.open(opts),
     openService: (opts) => serviceClient.open(opts),
+    watchService: (service) => services.want(service),
     reconfigure(change) {
       if (change.tunnelAllow) {
         allow = change.tunnelAllow;
