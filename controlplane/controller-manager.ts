@@ -15,6 +15,8 @@ export async function startControllerManager(init: {
   dir: string;
   server: string;
   controllers: string[];
+  /** Appended to the command line (later flags win). */
+  extraArgs?: string[];
   saKey: string;
 }): Promise<ManagedProcess> {
   const cert = await issueCert(
@@ -52,6 +54,7 @@ export async function startControllerManager(init: {
         `--cert-dir=${join(init.dir, 'kube-controller-manager-certs')}`,
         '--profiling=false',
         '--v=1',
+        ...(init.extraArgs ?? []),
       ],
       logFile,
     });

@@ -32,6 +32,11 @@ export interface ControlPlaneInit {
    */
   controllers?: string[];
   /**
+   * More kube-controller-manager flags, e.g. the node lifecycle controller's short grace periods
+   * (`--node-monitor-grace-period=4s`). Default none.
+   */
+  controllerArgs?: string[];
+  /**
    * Runs once the API server is ready and before kube-controller-manager starts: install CRDs here
    * whose objects the garbage collector must handle at once (it discovers new resources only every 30 s).
    */
@@ -176,6 +181,7 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
         dir,
         server,
         controllers: init.controllers,
+        extraArgs: init.controllerArgs,
         saKey: sa.key,
       });
     } catch (err) {

@@ -7,6 +7,7 @@ import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { DEFAULT_HTTP_LIMITS, guardHttpServer, type ListenerLimits } from '../common/net/guard.ts';
 import { createLeaderElector, createLeaseLock } from './election/index.ts';
 import { recordEvent } from './events.ts';
+import { createGmHealth, type HealthInit } from './health/index.ts';
 import { buildHttpServer, type Check } from './http.ts';
 import { createHub, type HubInit } from './hub/index.ts';
 import { createOperators, type OperatorsInit } from './operators/index.ts';
@@ -32,6 +33,8 @@ export interface GmInit {
   fencingProbeIntervalMs?: number;
   /** The Sedna operators, run only while this replica leads (replicaId comes from `id`). Off when absent. */
   operators?: Omit<OperatorsInit, 'replicaId'>;
+  /** Edge health: decisions on the leader, the admission webhook on every replica. Off when absent. */
+  health?: HealthInit;
   /** The LC hub (runs on every replica); replica id and namespace come from `id` and `leaseNamespace`. */
   hub?: Omit<HubInit, 'replicaId' | 'namespace'>;
 }
@@ -165,6 +168,12 @@ export async function createGm(init: GmInit, components: GmComponents): Promise<
     leaderRunnables.push(
       createOperators({ ...init.operators, replicaId: init.id }, { rest, guard: elector.guard, log, registry }),
     );
+  }
+
+  if (init.health) {
+    const health = createGmHealth(init.health, { rest, guard: elector.guard, log, registry });
+    leaderRunnables.push(health.leader);
+    if (health.webhook) replicaRunnables.push(health.webhook);
   }
 
   const apiCheck: Check = {

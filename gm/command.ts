@@ -15,6 +15,7 @@ import {
   DEFAULT_RETRY_PERIOD_MS,
   validateTiming,
 } from './election/index.ts';
+import { healthFlags, healthInitFromFlags } from './health/flags.ts';
 import { parseListen } from './http.ts';
 import {
   CONNECTION_LEASE_RENEW_MS,
@@ -153,6 +154,7 @@ export const gmCommand = command({
       value: 'DURATION',
       parse: parseDuration,
     },
+    ...healthFlags,
   },
   details: [
     'Durations take a unit: 2s, 1500ms, 1m. Rule: lease-duration > renew-deadline > 1.2 × retry-period;',
@@ -179,6 +181,7 @@ export const gmCommand = command({
         readyz: f.readyz,
         pollOnly: f['poll-only'],
         fencingProbeIntervalMs: f['fencing-probe-interval'],
+        health: healthInitFromFlags(f, f['lease-namespace']),
         operators: f['no-operators'] ? undefined : { workers: f.workers, namespace: f['watch-namespace'] },
         hub: {
           listen: f['ws-listen'],

@@ -95,7 +95,18 @@ export interface HealthAgent {
   status(): HealthStatus;
   /** Feeds received view bytes to the ballot box, counting and logging a refusal (the protocol handler's core). */
   receive(bytes: Uint8Array): Promise<boolean>;
+  /**
+   * What the node passes to the cloud (publisher.ts): its own latest view and the latest view of
+   * each zone peer received within the window, as signed bytes.
+   */
+  heldViews(): HeldViews;
   readonly epoch: number;
+}
+
+/** Signed views a node holds: its own latest, and its zone peers' fresh ones by voter name. */
+export interface HeldViews {
+  own?: Uint8Array;
+  peers: Map<string, Uint8Array>;
 }
 
 /** Bumps the epoch (epoch.ts) and builds the agent; throws when the epoch cannot be stored. */
@@ -283,10 +294,22 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
     );
   }
 
+  const heldViews = (): HeldViews => {
+    const now = clock.now();
+    const out: HeldViews = { peers: new Map() };
+    for (const b of box.ballots()) {
+      if (!b.bytes) continue;
+      if (b.view.voter === init.self) out.own = b.bytes;
+      else if (now - b.receivedAt <= cfg.windowMs) out.peers.set(b.view.voter, b.bytes);
+    }
+    return out;
+  };
+
   return {
     epoch,
     receive,
     status,
+    heldViews,
     reconfigure(next) {
       cfg = next;
       prober.reconfigure(next);

@@ -61,7 +61,7 @@ export function createBallotBox(init: BallotBoxInit, c: BallotBoxComponents): Ba
         throw new ViewRejectedError('ERR_VIEW_REPLAY', `health view rejected: ${view.voter} raced`, view.voter);
       }
       stamps.set(view.voter, { epoch: view.epoch, seq: view.seq });
-      const ballot = { view, receivedAt: c.clock.now() };
+      const ballot = { view, receivedAt: c.clock.now(), bytes: signed.bytes };
       latest.set(view.voter, ballot);
       return ballot;
     },

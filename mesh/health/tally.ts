@@ -25,6 +25,8 @@ import type { Zone } from './zones.ts';
 export interface Ballot {
   view: HealthView;
   receivedAt: number;
+  /** The signed wire bytes, kept so the view can be passed on unchanged (to the cloud). */
+  bytes?: Uint8Array;
 }
 
 export type Outcome = 'healthy' | 'unhealthy' | 'unknown';
