@@ -24,7 +24,7 @@
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import type { LcStore, StoreOp } from '../store/types.ts';
+import type { AppliedOp, LcStore } from '../store/types.ts';
 
 export { targetLabel, targetSelector } from '../../common/sedna/targets.ts';
 export { FallbackError } from './errors.ts';
@@ -45,8 +45,9 @@ export interface FallbackInit {
   /** https:// without verifying the server certificate. Default false; only when asked explicitly. */
   insecure?: boolean;
   /**
-   * `auto` (default): write status through the endpoint and, on 403/404/405/501 for writes, stop
-   * writing (reports wait in the outbox for a GM). `on`: always try. `off`: never write.
+   * `auto` (default): write status through the endpoint and, when it refuses writes (403, 405, 501),
+   * stop writing until the next run (reports wait in the outbox for a GM). `on`: keep trying (every
+   * WRITE_RETRY_MS). `off`: never write.
    */
   writes?: EdgeApiWrites;
   /** Only this namespace; default all namespaces. */
@@ -72,7 +73,7 @@ export interface FallbackComponents {
   /** Metrics (fedmesh_lc_fallback_*); undefined: none registered. */
   registry?: Registry;
   /** Told the ops the store actually applied (after the version rules), e.g. the manager host. */
-  applied?(ops: StoreOp[]): void;
+  applied?(ops: AppliedOp[]): void;
   /** Randomness for jitter (tests). Default Math.random. */
   random?: () => number;
 }
@@ -96,10 +97,15 @@ export interface FallbackStatus {
   lists: number;
   gone: number;
   idleRestarts: number;
-  /** Whether status writes go through the endpoint now. */
+  /** Status writes through the endpoint: `on`; `off` (auto: the endpoint refused writes); `disabled` (`writes: 'off'`). */
   writes: 'on' | 'off' | 'disabled';
-  /** Outbox reports written through the endpoint. */
+  /** Outbox reports written through the endpoint (since creation). */
   reportsWritten: number;
+  /**
+   * Reports left in the outbox for a GM at the last pass: their object is not held here, or a write
+   * they need is not this node's to make (e.g. an FL job's aggregation Model).
+   */
+  reportsWaitingForGm: number;
   /** The last error (code and message), cleared by the next success. */
   lastError?: { code: string; message: string };
 }
