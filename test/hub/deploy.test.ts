@@ -23,9 +23,9 @@ interface Obj {
 const load = (file: string) =>
   JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(DEPLOY, file), 'utf8')))) as Obj[];
 
-test('deploy/gm-rbac.yaml, gm.yaml and lc.yaml apply, and a replica running with their RBAC serves an LC with their token', async (t) => {
+test('deploy/gm-rbac.yaml, gm.yaml, lc.yaml and mesh.yaml apply, and a replica running with their RBAC serves an LC with their token', async (t) => {
   await installCrds(env.kubeConfig());
-  const objects = [...load('gm-rbac.yaml'), ...load('gm.yaml'), ...load('lc.yaml')];
+  const objects = [...load('gm-rbac.yaml'), ...load('gm.yaml'), ...load('lc.yaml'), ...load('mesh.yaml')];
   const api = env.kubeConfig().makeApiClient(KubernetesObjectApi);
   for (const o of objects) await api.create(o as never);
 
@@ -67,6 +67,23 @@ test('deploy/gm-rbac.yaml, gm.yaml and lc.yaml apply, and a replica running with
   assert.equal(pod.hostNetwork, true);
   assert.deepEqual(pod.containers[0]?.env.map((e) => e.name).slice(0, 2), ['GM_ADDRESS', 'NODENAME']);
   assert.ok(pod.volumes.some((v) => v.projected?.sources.some((s) => s.serviceAccountToken?.audience === 'fedmesh')));
+  // The mesh beside both (docs/adr/0005; flags checked in deploy/manifests.test.ts), stored as written.
+  const stored = await api.read({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'lc', namespace: 'sedna' },
+  } as never);
+  const storedNames = (stored as unknown as { spec: { template: { spec: { containers: Array<{ name: string }> } } } })
+    .spec.template.spec.containers;
+  assert.deepEqual(
+    storedNames.map((x) => x.name),
+    ['lc', 'mesh'],
+  );
+  assert.deepEqual(
+    (gm.spec.template.spec.containers as Array<{ name: string }>).map((x) => x.name),
+    ['gm', 'mesh'],
+  );
+  assert.ok(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'fedmesh-mesh-config'));
 
   // A replica authenticated as the manifest's ServiceAccount (only the manifest's RBAC), an LC with
   // the DaemonSet's pod-bound token: served, and its report written.

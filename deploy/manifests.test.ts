@@ -1,0 +1,103 @@
+/**
+ * The mesh in the manifests, checked without a cluster: every `fedmesh mesh` command line in
+ * deploy/*.yaml parses with the real flag specs, the GM sidecar advertises the port its hub listens
+ * on, the LC node's forward is where the LC's mesh path points, the ConfigMap is a valid mesh config,
+ * the PSK comes from a Secret that no manifest ships. (test/hub/deploy.test.ts applies them to a
+ * real API server.)
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadAllYaml } from '@kubernetes/client-node';
+import { type CommandSpec, resolve } from '../common/cli/command.ts';
+import { meshCommand } from '../mesh/command.ts';
+import { parseConfig } from '../mesh/config.ts';
+
+interface Container {
+  name: string;
+  args: string[];
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
+  ports?: Array<{ name: string; containerPort: number; hostPort?: number }>;
+}
+interface PodSpec {
+  hostNetwork?: boolean;
+  containers: Container[];
+  volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }>;
+}
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: { template?: { spec: PodSpec } };
+  data?: Record<string, string>;
+}
+
+const load = (file: string) =>
+  JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(import.meta.dirname, file), 'utf8')))) as Obj[];
+const root: CommandSpec = { name: 'fedmesh', summary: '', subcommands: [meshCommand] };
+const meshFlags = (c: Container) => resolve(root, c.args).ctx.flags as Record<string, unknown>;
+const pod = (objs: Obj[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o?.spec?.template, `${kind} ${name}`);
+  return o.spec.template.spec;
+};
+const container = (p: PodSpec, name: string) => {
+  const c = p.containers.find((x) => x.name === name);
+  assert.ok(c, `container ${name}`);
+  return c;
+};
+
+/** The config and PSK a mesh container reads come from the ConfigMap and the Secret. */
+function assertMeshVolumes(p: PodSpec, c: Container) {
+  const f = meshFlags(c);
+  const mountOf = (file: string) =>
+    c.volumeMounts?.find((m) => file === m.mountPath || file.startsWith(`${m.mountPath}/`))?.name;
+  const volume = (name: string | undefined) => p.volumes.find((v) => v.name === name);
+  assert.equal(volume(mountOf(f.config as string))?.configMap?.name, 'fedmesh-mesh-config', `${c.name}: config`);
+  assert.equal(volume(mountOf(f['psk-file'] as string))?.secret?.secretName, 'fedmesh-mesh-psk', `${c.name}: PSK`);
+  assert.ok(mountOf(f['state-dir'] as string), `${c.name}: the state dir is a volume`);
+}
+
+test('deploy: the GM replica carries a mesh sidecar advertising fedmesh-gm on the hub port', () => {
+  const p = pod(load('gm.yaml'), 'Deployment', 'gm');
+  assert.equal(p.containers[0]?.name, 'gm', 'the GM stays the first container');
+  const gm = container(p, 'gm');
+  const mesh = container(p, 'mesh');
+  const f = meshFlags(mesh);
+  assert.deepEqual(f.advertise, [{ name: 'fedmesh-gm', port: 9000 }]);
+  const ws = gm.args.find((a) => a.startsWith('--ws-listen='));
+  assert.equal(ws?.split(':').at(-1), '9000', 'the advertised port is the hub port');
+  assert.equal(f.node, '$(POD_NAME)', 'one mesh node per replica');
+  assert.equal(f.forward, undefined);
+  assertMeshVolumes(p, mesh);
+});
+
+test('deploy: the LC node runs its mesh agent forwarding 127.0.0.1:19000 to @fedmesh-gm, where --mesh-gm points', () => {
+  const p = pod(load('lc.yaml'), 'DaemonSet', 'lc');
+  assert.equal(p.containers[0]?.name, 'lc');
+  assert.equal(p.hostNetwork, true, 'the node identity and mDNS need the host network');
+  const mesh = container(p, 'mesh');
+  const f = meshFlags(mesh);
+  assert.deepEqual(f.forward, [{ listenHost: '127.0.0.1', listenPort: 19000, service: 'fedmesh-gm' }]);
+  assert.equal(f.node, '$(NODENAME)', "the node's one mesh identity");
+  const meshGm = container(p, 'lc').args.find((a) => a.startsWith('--mesh-gm='));
+  assert.ok(meshGm, 'the LC has a mesh path');
+  const url = new URL(meshGm.slice('--mesh-gm='.length));
+  assert.equal(url.hostname, '127.0.0.1');
+  assert.equal(url.port, '19000');
+  assertMeshVolumes(p, mesh);
+});
+
+test('deploy: the mesh ConfigMap is a valid mesh config with relayNodes; relays run the agent; no PSK in any manifest', async () => {
+  const objs = load('mesh.yaml');
+  const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'fedmesh-mesh-config');
+  assert.equal(cm?.metadata.namespace, 'sedna');
+  const cfg = await parseConfig(cm?.data?.['mesh.yaml'] ?? '', 'fedmesh-mesh-config');
+  assert.ok((cfg.relayNodes?.length ?? 0) > 0, 'relayNodes configured as EdgeMesh users do');
+  const relay = pod(objs, 'DaemonSet', 'mesh-relay');
+  assert.equal(relay.hostNetwork, true);
+  assertMeshVolumes(relay, container(relay, 'mesh'));
+  for (const file of ['gm.yaml', 'lc.yaml', 'mesh.yaml', 'gm-rbac.yaml']) {
+    assert.equal(load(file).filter((o) => o.kind === 'Secret').length, 0, `${file} ships no Secret`);
+  }
+});
