@@ -13,12 +13,52 @@ import {
   DEFAULT_ROOTFS,
   DEFAULT_STATE_DIR,
   DEFAULT_TOKEN_FILE,
+  LINK_HEARTBEAT_INTERVAL_MS,
+  LINK_HEARTBEAT_TIMEOUT_MS,
   MAX_OUTBOX_BYTES,
   MAX_OUTBOX_REPORTS,
   MAX_OUTBOX_REPORTS_PER_OBJECT,
   MAX_REPORT_BYTES,
+  PATH_PROBE_PERIOD_MS,
 } from './constants.ts';
+import type { EdgeApiWrites, FallbackInit } from './fallback/index.ts';
 import { createLc } from './index.ts';
+
+/** KubeEdge edgecore's metaServer (metaManager.metaServer.server), on the node's loopback. */
+const DEFAULT_EDGE_API = 'http://127.0.0.1:10550';
+
+function parseWrites(v: string): EdgeApiWrites {
+  if (v === 'auto' || v === 'on' || v === 'off') return v;
+  throw new ConfigError(`--edge-api-writes must be auto, on or off, not "${v}"`);
+}
+
+/** The fallback's settings from the flags; undefined with `--edge-api off`. */
+function edgeApi(f: {
+  'edge-api': string;
+  'edge-api-token-file'?: string;
+  'edge-api-ca-file'?: string;
+  'edge-api-insecure': boolean;
+  'edge-api-writes': EdgeApiWrites;
+}): Omit<FallbackInit, 'node'> | undefined {
+  const url = f['edge-api'];
+  if (url === 'off') return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(`--edge-api must be an http:// or https:// URL, or off, not "${url}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(`--edge-api must be an http:// or https:// URL, or off, not "${url}"`);
+  }
+  return {
+    url,
+    tokenFile: f['edge-api-token-file'],
+    caFile: f['edge-api-ca-file'],
+    insecure: f['edge-api-insecure'],
+    writes: f['edge-api-writes'],
+  };
+}
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -117,6 +157,50 @@ export const lcCommand = command({
         'storage credentials for s3:// datasets, one directory per Secret: DIR/NAMESPACE/SECRET/ACCESS_KEY_ID... (docs/lc.md)',
       value: 'DIR',
     },
+    'mesh-gm': {
+      description:
+        "the mesh path: ws:// URL of this node's mesh agent forward to any GM replica (repeatable; e.g. ws://127.0.0.1:19000/)",
+      value: 'URL',
+      multiple: true,
+    },
+    'path-probe-period': {
+      description: 'while on a worse path, how often each better path is probed with a real handshake',
+      value: 'DURATION',
+      default: `${PATH_PROBE_PERIOD_MS / 1000}s`,
+      parse: parseDuration,
+    },
+    'heartbeat-interval': {
+      description: 'LC-side link heartbeat: a WebSocket ping after this much silence from the GM',
+      value: 'DURATION',
+      default: `${LINK_HEARTBEAT_INTERVAL_MS}ms`,
+      parse: parseDuration,
+    },
+    'heartbeat-timeout': {
+      description: 'a GM link silent this long is dropped and the next path tried (a cut that drops packets)',
+      value: 'DURATION',
+      default: `${LINK_HEARTBEAT_TIMEOUT_MS}ms`,
+      parse: parseDuration,
+    },
+    'edge-api': {
+      description: `the fallback path: Kubernetes API endpoint on or near the node (KubeEdge metaServer, yurthub, an API server), or "off"`,
+      value: 'URL',
+      default: DEFAULT_EDGE_API,
+    },
+    'edge-api-token-file': {
+      description: 'bearer token file for the edge API, re-read on every request (default: none)',
+      value: 'FILE',
+    },
+    'edge-api-ca-file': {
+      description: 'PEM CA bundle for an https:// edge API (default: the system roots)',
+      value: 'FILE',
+    },
+    'edge-api-insecure': { description: 'https:// edge API without verifying its certificate', type: 'boolean' },
+    'edge-api-writes': {
+      description: 'write status reports through the edge API: auto (stop on 403/404/405/501), on, off',
+      value: 'MODE',
+      default: 'auto',
+      parse: parseWrites,
+    },
     'dataset-period': {
       description: 'how often dataset index files are re-read (local files are also watched for changes)',
       value: 'DURATION',
@@ -135,7 +219,17 @@ export const lcCommand = command({
     if (!node || node.length > 253 || !NODE_NAME.test(node)) {
       throw new ConfigError('--node (or $NODENAME) must be a node name (DNS subdomain)');
     }
-    const endpoints = parseEndpoints(f.gm ?? process.env.GM_ADDRESS ?? '');
+    const meshEndpoints = (f['mesh-gm'] ?? []).flatMap(parseEndpoints);
+    // With mesh URLs the direct path may be left out (a node that reaches GMs only through the mesh).
+    const gmText = f.gm ?? process.env.GM_ADDRESS ?? '';
+    const endpoints = gmText.trim() || meshEndpoints.length === 0 ? parseEndpoints(gmText) : [];
+    const hbInterval = f['heartbeat-interval'];
+    const hbTimeout = f['heartbeat-timeout'];
+    if (!(hbInterval >= 20 && hbTimeout > hbInterval)) {
+      throw new ConfigError('--heartbeat-interval must be at least 20ms and --heartbeat-timeout longer than it');
+    }
+    if (f['path-probe-period'] < 100) throw new ConfigError('--path-probe-period must be at least 100ms');
+    const fallback = edgeApi(f);
     const bindPort = process.env.BIND_PORT;
     const http = parseListen(f['http-listen'] ?? (bindPort ? `:${bindPort}` : DEFAULT_HTTP_LISTEN));
     const log = createLogger({ component: 'lc', node });
@@ -144,6 +238,11 @@ export const lcCommand = command({
       {
         node,
         endpoints,
+        meshEndpoints,
+        fallback,
+        probePeriodMs: f['path-probe-period'],
+        heartbeatIntervalMs: hbInterval,
+        heartbeatTimeoutMs: hbTimeout,
         stateDir: f['state-dir'],
         http,
         httpLimits: limitsFromFlags(f, 'http-'),

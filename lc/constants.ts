@@ -94,3 +94,30 @@ export const S3_REGION = 'us-east-1';
 
 /** One S3 GET of an index file, connect to last byte: a stalled server must not stall the next period. */
 export const S3_TIMEOUT_MS = 30_000;
+
+/**
+ * LC-side link heartbeat: a WebSocket ping after 200 ms without any frame from the GM, and the link
+ * dropped after 800 ms of silence. A path cut by dropped packets (no RST, no FIN) is noticed within
+ * 0.8–0.9 s, leaving room in the 1.5 s target to reach the next path and receive a change there.
+ * The GM's ws answers pings itself (no GM change). Cost on an idle link: about 5 pings and 5 pongs
+ * a second, a few hundred bytes per second with TCP/IP headers (docs/lc.md has the measured figure).
+ */
+export const LINK_HEARTBEAT_INTERVAL_MS = 200;
+export const LINK_HEARTBEAT_TIMEOUT_MS = 800;
+
+/** While on a worse path, the better ones are probed (a real upgrade with the LC's credential) this often. */
+export const PATH_PROBE_PERIOD_MS = 5000;
+
+/**
+ * A GM dial not past its upgrade after this long lets the next path try meanwhile: a route that
+ * drops packets would otherwise hold the LC for the whole handshake timeout (5 s) at start-up or
+ * during a probe. A healthy upgrade takes a few round trips, well under a second even on slow links.
+ */
+export const PATH_DIAL_GRACE_MS = 1000;
+
+/**
+ * A probe's upgrade must answer within this: a probe stuck on a still-cut path would otherwise
+ * delay the return by up to the handshake timeout; with it the return takes at most a probe period
+ * plus this. A healthy upgrade is a few round trips (raise it on links slower than ~300 ms RTT).
+ */
+export const PATH_PROBE_TIMEOUT_MS = 1000;

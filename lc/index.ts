@@ -5,20 +5,33 @@
 import type { Logger } from '../common/log.ts';
 import type { ListenerLimits } from '../common/net/guard.ts';
 import type { Kind, SednaKind } from '../common/wire/index.ts';
+import type { FallbackInit, FallbackStatus } from './fallback/index.ts';
 import type { Dialer, LinkObserver, LinkStatus } from './link.ts';
 import type { ManagerFactory } from './managers/registry.ts';
+import type { ActivePath, FallbackRunner, GmPathName } from './paths/index.ts';
 import type { LcStore, OutboxEntry } from './store/types.ts';
 
 export { REPORT_REFUSALS, type ReportRefusalCode, ReportRefusedError } from './errors.ts';
 export { createLc } from './lc.ts';
 export type { Dialer, LinkObserver, LinkStatus } from './link.ts';
+export type { ActivePath, FallbackRunner, PathName, PathStatus } from './paths/index.ts';
 export type { DeadLetter, DeadLetterCause, LcStore, OutboxEntry, StoredObject } from './store/types.ts';
 
 export interface LcInit {
   /** This node's name (Sedna's NODENAME). */
   node: string;
-  /** GM endpoints, ws:// URLs (VIP, Service, replicas), tried in turn. */
+  /** GM endpoints, ws:// URLs (VIP, Service, replicas), tried in turn: the `direct` path. May be empty. */
   endpoints: string[];
+  /** The `mesh` path: ws:// URLs of the node mesh agent's local forwards to any GM replica. Default none. */
+  meshEndpoints?: string[];
+  /** The `fallback` path: list-watch through the edge API (lc/fallback); undefined: no fallback. */
+  fallback?: Omit<FallbackInit, 'node'>;
+  /** While on a worse path, better ones are probed this often (ms). Default PATH_PROBE_PERIOD_MS (5 s). */
+  probePeriodMs?: number;
+  /** LC-side link heartbeat (ms): ping after this much silence. Default LINK_HEARTBEAT_INTERVAL_MS (200). */
+  heartbeatIntervalMs?: number;
+  /** LC-side link heartbeat (ms): a GM silent this long is dropped as dead. Default LINK_HEARTBEAT_TIMEOUT_MS (800). */
+  heartbeatTimeoutMs?: number;
   /** Directory of the SQLite store; undefined keeps state in memory (tests, benchmarks). */
   stateDir?: string;
   /** Worker API listen address; undefined: no HTTP server. Default in the CLI: 0.0.0.0:9100. */
@@ -59,6 +72,8 @@ export interface LcComponents {
   store?: LcStore;
   dial?: Dialer;
   observer?: LinkObserver;
+  /** Overrides the fallback built from `LcInit.fallback` (tests, a stub). */
+  fallback?: FallbackRunner & { kick?(): void; status?(): FallbackStatus };
   /** Bearer token source overriding `tokenFile` (in-process LCs). */
   token?: () => string | undefined;
   /** Managers replacing MANAGER_FACTORIES' for some kinds (tests). */
@@ -82,6 +97,13 @@ export interface LcStatus extends LinkStatus {
   outboxBytes: number;
   /** Reports set aside for good (listed by `GET /fedmesh/dead-letters`). */
   deadLetters: number;
+  /** The path serving this LC now, since when (ISO), switches between working paths, GM paths down. */
+  path: ActivePath;
+  pathSince: string;
+  pathSwitches: number;
+  pathsDown: GmPathName[];
+  /** The fallback's own status, when one is configured. */
+  fallback?: FallbackStatus;
 }
 
 export interface Lc {

@@ -19,15 +19,26 @@ import {
   MAX_REPORT_BYTES,
 } from './constants.ts';
 import { ReportRefusedError } from './errors.ts';
+import { createFallback } from './fallback/index.ts';
 import { buildLcServer } from './http.ts';
 import type { Lc, LcComponents, LcInit, LcReport } from './index.ts';
 import { createLink, type LinkObserver } from './link.ts';
 import { createManagerHost } from './managers/host.ts';
 import { createManagers } from './managers/registry.ts';
+import { createPathManager, type GmPathInit, type PathStatus } from './paths/index.ts';
 import { checkedReportText, reportFrame, WIDEST_SEQ } from './report-frame.ts';
 import { createMemoryStore } from './store/memory.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import type { OutboxEntry, OutboxLimits } from './store/types.ts';
+
+const PATH_NAMES = ['direct', 'mesh', 'fallback', 'none'] as const;
+
+const pathStatus = (p: PathStatus) => ({
+  path: p.path,
+  pathSince: p.since,
+  pathSwitches: p.switches,
+  pathsDown: p.down,
+});
 
 export function createLc(init: LcInit, components: LcComponents): Lc {
   const log = components.log;
@@ -117,14 +128,51 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
   const link = createLink(
     {
       node: init.node,
-      endpoints: init.endpoints,
       lcVersion: init.lcVersion ?? 'fedmesh-lc/0.1.0',
       token,
-      backoffMinMs: init.backoffMinMs,
-      backoffMaxMs: init.backoffMaxMs,
       maxReportBytes,
+      heartbeatIntervalMs: init.heartbeatIntervalMs,
+      heartbeatTimeoutMs: init.heartbeatTimeoutMs,
     },
     { store, log, dial: components.dial, observer },
+  );
+  const fallback =
+    components.fallback ??
+    (init.fallback
+      ? createFallback(
+          { ...init.fallback, node: init.node },
+          { store, log, registry, applied: (ops) => host.applied(ops) },
+        )
+      : undefined);
+  const pathActive = registry.gauge(
+    'fedmesh_lc_path_active',
+    '1 for the path serving this LC now (direct, mesh, fallback, none).',
+  );
+  const pathSwitches = registry.counter('fedmesh_lc_path_switches_total', 'Moves from one working path to another.');
+  for (const p of PATH_NAMES) pathActive.set(p === 'none' ? 1 : 0, { path: p });
+  const gmPaths: GmPathInit[] = [
+    { name: 'direct' as const, urls: init.endpoints },
+    { name: 'mesh' as const, urls: init.meshEndpoints ?? [] },
+  ].filter((p) => p.urls.length > 0);
+  if (gmPaths.length === 0 && !fallback)
+    throw new ConfigError('no path to the cloud: give GM URLs, mesh URLs or a fallback');
+  const paths = createPathManager(
+    {
+      paths: gmPaths,
+      probePeriodMs: init.probePeriodMs,
+      backoffMinMs: init.backoffMinMs,
+      backoffMaxMs: init.backoffMaxMs,
+    },
+    {
+      link,
+      fallback,
+      log,
+      changed(from, to) {
+        pathActive.set(0, { path: from });
+        pathActive.set(1, { path: to });
+      },
+      switched: (from, to) => pathSwitches.inc(1, { from, to }),
+    },
   );
   registry.gauge('fedmesh_lc_gm_connected', '1 while a GM replica serves this LC.', () =>
     link.status().connected ? 1 : 0,
@@ -139,6 +187,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
       check(next);
       const entry = store.enqueue({ ...next, coalesce: COALESCED_KINDS.has(r.kind) }, limits);
       link.kick();
+      fallback?.kick?.();
       return entry;
     } catch (err) {
       if (err instanceof ReportRefusedError) refused.inc(1, { code: err.code });
@@ -192,6 +241,8 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     report,
     status: () => ({
       ...link.status(),
+      ...pathStatus(paths.status()),
+      fallback: fallback?.status?.(),
       outboxReports: store.outboxSize(),
       outboxBytes: store.outboxBytes(),
       deadLetters: store.deadLetterCount(),
@@ -200,13 +251,22 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     async start(signal) {
       if (app && init.http) {
         address = await app.listen({ host: init.http.host, port: init.http.port });
-        log.info({ address, node: init.node, endpoints: init.endpoints }, 'lc started');
+        log.info(
+          {
+            address,
+            node: init.node,
+            endpoints: init.endpoints,
+            mesh: init.meshEndpoints,
+            fallback: fallback !== undefined,
+          },
+          'lc started',
+        );
       }
       // Managers first: they get every stored object before the link applies anything new.
       const stopManagers = new AbortController();
       const managing = host.start(AbortSignal.any([signal, stopManagers.signal]));
       try {
-        await link.start(signal);
+        await paths.start(signal);
       } finally {
         stopManagers.abort();
         await managing;

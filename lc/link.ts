@@ -1,16 +1,18 @@
 /**
- * The LC's link to the GM replicas, fedmesh v1 (common/wire/PROTOCOL.md): tries the endpoints in
- * turn, waiting a jittered backoff before every reconnect (reset only by a connection that stayed
- * up a while; only such a one, ended by 1001/1006, moves on to the next endpoint at once); runs the
- * handshake and heartbeats; hands downstream frames to downstream.ts (applied to the store with the
- * stream position before they are acked) and upstream reports to reports.ts (ordering, retries,
- * dead letters, suspects).
+ * The LC's link to a GM replica, fedmesh v1 (common/wire/PROTOCOL.md): `open` dials one URL up to
+ * the WebSocket upgrade, `session` runs the handshake, heartbeats, downstream frames (downstream.ts:
+ * applied to the store with the stream position before they are acked) and upstream reports
+ * (reports.ts: ordering, retries, dead letters, suspects) on an opened socket until it ends. Which
+ * URL, on which path, and when to retry is lc/paths' decision.
  *
- * Seam: `dial` opens the WebSocket. The default dials directly; a mesh tunnel (mesh/) or the
- * metaServer list-watch fallback plug in here without touching the protocol or the store.
+ * LC-side heartbeat: a WebSocket ping after `heartbeatIntervalMs` without any frame from the GM,
+ * and the link is dropped (4408, socket destroyed at once) after `heartbeatTimeoutMs` of silence.
+ * The GM's ws answers pings by itself, so no GM change is needed; this catches a path cut by
+ * dropped packets (no RST, no FIN) within about a second instead of the protocol's 30 s.
+ *
+ * Seam: `dial` opens the WebSocket. The default dials directly; the mesh path dials the node mesh
+ * agent's local forward, a plain ws:// URL too.
  */
-import WebSocket from 'ws';
-import { sleep } from '../common/async.ts';
 import type { Logger } from '../common/log.ts';
 import {
   CLOSE,
@@ -18,60 +20,43 @@ import {
   closeForWireError,
   decodeFedmeshFrame,
   encodeFedmeshFrame,
-  FEDMESH_SUBPROTOCOL,
   type FedmeshDownstreamFrame,
   type FedmeshUpstreamFrame,
   isWireError,
   type WelcomeFrame,
 } from '../common/wire/index.ts';
-import { createBackoff } from './backoff.ts';
 import {
-  AUTH_RETRY_MS,
-  BACKOFF_MAX_MS,
-  BACKOFF_MIN_MS,
   DOWNSTREAM_WINDOW,
   HANDSHAKE_TIMEOUT_MS,
+  LINK_HEARTBEAT_INTERVAL_MS,
+  LINK_HEARTBEAT_TIMEOUT_MS,
   MAX_DOWNSTREAM_FRAME_BYTES,
   MAX_REPORT_BYTES,
   STABLE_CONNECTION_MS,
 } from './constants.ts';
+import { type Dialer, directDialer, type Ended, type Opened, openSocket } from './dial.ts';
 import { createDownstream } from './downstream.ts';
 import { createReportSender, type ReportSession } from './reports.ts';
 import type { DeadLetter, LcStore, StoreOp } from './store/types.ts';
 
-/** What ws reports when the connection ended without a close frame (the peer died, the network broke). */
-const ABNORMAL_CLOSURE = 1006;
-
-/** Opens a WebSocket to `url`; replaceable (mesh tunnel, tests). */
-export type Dialer = (
-  url: string,
-  opts: { protocols: string[]; headers: Record<string, string>; handshakeTimeoutMs: number; maxPayload: number },
-) => WebSocket;
-
-export const directDialer: Dialer = (url, o) =>
-  new WebSocket(url, o.protocols, {
-    headers: o.headers,
-    handshakeTimeout: o.handshakeTimeoutMs,
-    maxPayload: o.maxPayload,
-    perMessageDeflate: false,
-  });
+export type { Dialer, Ended, Opened } from './dial.ts';
+export { directDialer };
 
 export interface LinkInit {
   node: string;
-  /** GM endpoints as ws:// URLs, tried in turn from a random start. */
-  endpoints: string[];
   lcVersion: string;
   /** Bearer token for the next dial, re-read every time (projected tokens rotate); undefined sends none. */
   token?: () => string | undefined;
   /** Downstream window offered in hello. Default DOWNSTREAM_WINDOW. */
   window?: number;
-  /** Dial backoff (ms). Defaults 250 / 15 000. */
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
   /** The GM's frame limit (bytes): a report whose frame exceeds it is dead-lettered, not sent. Default MAX_REPORT_BYTES. */
   maxReportBytes?: number;
-  /** How long (ms) a connection must have lasted to reset the backoff. Default STABLE_CONNECTION_MS. */
+  /** How long (ms) a connection must have lasted to count as stable. Default STABLE_CONNECTION_MS. */
   stableConnectionMs?: number;
+  /** LC-side WebSocket ping after this much silence from the GM (ms). Default LINK_HEARTBEAT_INTERVAL_MS (200). */
+  heartbeatIntervalMs?: number;
+  /** Silence from the GM (ms) after which the link is dropped as dead. Default LINK_HEARTBEAT_TIMEOUT_MS (800). */
+  heartbeatTimeoutMs?: number;
 }
 
 /** Hooks for tests, the bench and metrics; all optional. */
@@ -92,8 +77,6 @@ export interface LinkComponents {
   dial?: Dialer;
   random?: () => number;
   observer?: LinkObserver;
-  /** Waits between dials; injected by tests to see the delays. Default common/async sleep. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface LinkStatus {
@@ -109,9 +92,18 @@ export interface LinkStatus {
   suspects: number;
 }
 
+export interface LinkSession {
+  /** Ends the session now (close 1000, socket destroyed without waiting for the echo). */
+  stop(detail: string): void;
+  /** Resolves once the socket closed. */
+  ended: Promise<Ended>;
+}
+
 export interface Link {
-  /** Connects and reconnects until `signal` aborts; then closes with 1000 and resolves. */
-  start(signal: AbortSignal): Promise<void>;
+  /** Dials `url` up to the WebSocket upgrade: the opened socket, or how it failed. */
+  open(url: string, signal: AbortSignal, opts?: { timeoutMs?: number }): Promise<Opened | Ended>;
+  /** Runs the protocol on an opened socket (hello at once) until it ends or `signal` aborts (close 1000). */
+  session(o: Opened, signal: AbortSignal, hooks?: { welcome?(): void }): LinkSession;
   status(): LinkStatus;
   /** The outbox grew: send what the window allows. */
   kick(): void;
@@ -123,13 +115,9 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
   const dial = components.dial ?? directDialer;
   const random = components.random ?? Math.random;
   const window = init.window ?? DOWNSTREAM_WINDOW;
-  const backoff = createBackoff({
-    minMs: init.backoffMinMs ?? BACKOFF_MIN_MS,
-    maxMs: init.backoffMaxMs ?? BACKOFF_MAX_MS,
-    random,
-  });
-  const wait = components.sleep ?? sleep;
   const stableMs = init.stableConnectionMs ?? STABLE_CONNECTION_MS;
+  const hbInterval = init.heartbeatIntervalMs ?? LINK_HEARTBEAT_INTERVAL_MS;
+  const hbTimeout = init.heartbeatTimeoutMs ?? LINK_HEARTBEAT_TIMEOUT_MS;
   const status: Omit<LinkStatus, 'suspects'> = { connected: false, connects: 0, dials: 0 };
   const reports = createReportSender({
     store,
@@ -140,206 +128,208 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
     deadLettered: (letter) => observer?.deadLettered?.(letter),
   });
   let pumpHook: (() => void) | undefined;
-  interface Ended {
-    welcomed: boolean;
-    code: number;
-    /** Welcomed and up for at least `stableMs`. */
-    stable: boolean;
-  }
 
-  function connectOnce(url: string, signal: AbortSignal): Promise<Ended> {
+  function open(url: string, signal: AbortSignal, opts: { timeoutMs?: number } = {}): Promise<Opened | Ended> {
     status.dials++;
     observer?.dialing?.(url);
-    const headers: Record<string, string> = {};
     const token = init.token?.();
-    if (token) headers.authorization = `Bearer ${token}`;
-    let ws: WebSocket;
-    try {
-      ws = dial(url, {
-        protocols: [FEDMESH_SUBPROTOCOL],
-        headers,
-        handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
-        maxPayload: MAX_DOWNSTREAM_FRAME_BYTES,
-      });
-    } catch (err) {
-      log.warn({ err, endpoint: url }, 'cannot dial');
-      return Promise.resolve({ welcomed: false, code: ABNORMAL_CLOSURE, stable: false });
-    }
-    return new Promise((resolve) => {
-      let welcome: WelcomeFrame | undefined;
-      let welcomedAt = 0;
-      let closing = false;
-      // A close we started (or ws started on a local error) echoes our code back: not the GM's verdict.
-      let ours = false;
-      let upstream: ReportSession | undefined;
-      let lastRecv = performance.now();
-      let lastSent = performance.now();
-      let nonce = 0;
-      let heartbeat: NodeJS.Timeout | undefined;
-      const handshake = setTimeout(() => close(CLOSE.HEARTBEAT_TIMEOUT, 'no welcome'), HANDSHAKE_TIMEOUT_MS);
-
-      const send = (f: FedmeshUpstreamFrame) => {
-        if (ws.readyState !== ws.OPEN) return;
-        ws.send(encodeFedmeshFrame(f));
-        lastSent = performance.now();
-      };
-      function close(spec: CloseSpec, detail?: string) {
-        if (closing) return;
-        closing = true;
-        ours = true;
-        log.info({ endpoint: url, code: spec.code, detail }, 'closing link');
-        try {
-          ws.close(spec.code, detail ? `${spec.reason}: ${detail}`.slice(0, 123) : spec.reason);
-        } catch {
-          ws.terminate();
-        }
-        setTimeout(() => ws.terminate(), 1000).unref();
-      }
-      const onAbort = () => close(CLOSE.NORMAL);
-      const downstream = createDownstream({
-        store,
-        log,
-        send,
-        open: () => !closing,
-        fail: close,
-        applied: (ops, seq) => observer?.applied?.(ops, seq),
-      });
-      signal.addEventListener('abort', onAbort, { once: true });
-
-      function onWelcome(w: WelcomeFrame) {
-        if (!downstream.welcome(w)) {
-          close(CLOSE.MALFORMED, 'welcome does not resume our position');
-          return;
-        }
-        welcome = w;
-        welcomedAt = performance.now();
-        clearTimeout(handshake);
-        status.connected = true;
-        status.endpoint = url;
-        status.replica = w.replica;
-        status.stream = w.stream;
-        status.connects++;
-        log.info({ endpoint: url, replica: w.replica, mode: w.mode }, 'connected to gm');
-        observer?.welcome?.(w, url);
-        const tick = Math.max(50, Math.min(1000, Math.floor(w.heartbeatIntervalMs / 2)));
-        heartbeat = setInterval(() => {
-          const now = performance.now();
-          if (now - lastRecv > w.heartbeatTimeoutMs) close(CLOSE.HEARTBEAT_TIMEOUT, 'gm silent');
-          else if (now - lastSent >= w.heartbeatIntervalMs) {
-            send({ type: 'ping', nonce: ++nonce, deadlineMs: w.heartbeatTimeoutMs });
-          }
-        }, tick);
-        upstream = reports.open({
-          credit: w.credit,
-          open: () => !closing,
-          send(text) {
-            if (ws.readyState !== ws.OPEN) return;
-            ws.send(text);
-            lastSent = performance.now();
-          },
-        });
-        pumpHook = upstream.pump;
-        upstream.pump();
-      }
-
-      function onFrame(f: FedmeshDownstreamFrame) {
-        if (!welcome) {
-          if (f.type === 'welcome') onWelcome(f);
-          else close(CLOSE.MALFORMED, 'expected welcome first');
-          return;
-        }
-        switch (f.type) {
-          case 'welcome':
-            close(CLOSE.MALFORMED, 'second welcome');
-            return;
-          case 'object':
-          case 'sync-begin':
-          case 'sync-end':
-            downstream.data(f);
-            return;
-          case 'ack':
-            upstream?.ack(f.reportId);
-            return;
-          case 'nack':
-            upstream?.nack(f);
-            return;
-          case 'credit':
-            upstream?.credit(f.frames);
-            return;
-          case 'ping':
-            send({ type: 'pong', nonce: f.nonce });
-            return;
-          case 'pong':
-            return;
-        }
-      }
-
-      ws.on('open', () => {
-        send({
-          type: 'hello',
-          node: init.node,
-          lcVersion: init.lcVersion,
-          instance: store.instance,
-          ...downstream.position(),
-          credit: window,
-        });
-      });
-      ws.on('message', (data: Buffer) => {
-        if (closing) return;
-        let f: FedmeshDownstreamFrame;
-        try {
-          f = decodeFedmeshFrame(data, { maxBytes: MAX_DOWNSTREAM_FRAME_BYTES, direction: 'downstream' });
-        } catch (err) {
-          if (!isWireError(err)) throw err;
-          close(closeForWireError(err), err.code);
-          return;
-        }
-        lastRecv = performance.now();
-        onFrame(f);
-      });
-      ws.on('error', (err) => {
-        ours = true; // ws closes by itself on a local error (e.g. a downstream frame over maxPayload)
-        log.debug({ err, endpoint: url }, 'link error');
-      });
-      ws.once('close', (code, reasonBuf) => {
-        const reason = reasonBuf.toString();
-        closing = true;
-        upstream?.ended(code, reason, !ours);
-        clearTimeout(handshake);
-        clearInterval(heartbeat);
-        signal.removeEventListener('abort', onAbort);
-        if (pumpHook === upstream?.pump) pumpHook = undefined;
-        status.connected = false;
-        if (welcome) log.info({ endpoint: url, code, reason }, 'disconnected from gm');
-        else log.debug({ endpoint: url, code, reason }, 'gm endpoint failed');
-        observer?.closed?.(code, reason, welcome !== undefined);
-        const stable = welcome !== undefined && performance.now() - welcomedAt >= stableMs;
-        resolve({ welcomed: welcome !== undefined, code, stable });
-      });
+    return openSocket(url, signal, { dial, log, token, timeoutMs: opts.timeoutMs }).then((r) => {
+      if (!('ws' in r)) observer?.closed?.(r.code, 'dial failed', false);
+      return r;
     });
   }
 
+  function session(o: Opened, signal: AbortSignal, hooks?: { welcome?(): void }): LinkSession {
+    const { url, ws } = o;
+    let welcome: WelcomeFrame | undefined;
+    let welcomedAt = 0;
+    let closing = false;
+    let silent = false;
+    // A close we started (or ws started on a local error) echoes our code back: not the GM's verdict.
+    let ours = false;
+    let upstream: ReportSession | undefined;
+    let lastRecv = performance.now();
+    let lastSent = performance.now();
+    let lastPing = 0;
+    let nonce = 0;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let resolveEnded: (e: Ended) => void = () => {};
+    const ended = new Promise<Ended>((r) => {
+      resolveEnded = r;
+    });
+    const handshake = setTimeout(() => {
+      silent = true;
+      close(CLOSE.HEARTBEAT_TIMEOUT, 'no welcome', true);
+    }, HANDSHAKE_TIMEOUT_MS);
+
+    const send = (f: FedmeshUpstreamFrame) => {
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(encodeFedmeshFrame(f));
+      lastSent = performance.now();
+    };
+    /** `now`: destroy the socket without waiting for the close echo (a silent path never echoes). */
+    function close(spec: CloseSpec, detail?: string, now = false) {
+      if (closing) return;
+      closing = true;
+      ours = true;
+      log.info({ endpoint: url, code: spec.code, detail }, 'closing link');
+      try {
+        ws.close(spec.code, detail ? `${spec.reason}: ${detail}`.slice(0, 123) : spec.reason);
+      } catch {
+        ws.terminate();
+      }
+      if (now) setImmediate(() => ws.terminate());
+      else setTimeout(() => ws.terminate(), 1000).unref();
+    }
+    const onAbort = () => close(CLOSE.NORMAL);
+    const downstream = createDownstream({
+      store,
+      log,
+      send,
+      open: () => !closing,
+      fail: close,
+      applied: (ops, seq) => observer?.applied?.(ops, seq),
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Checked often enough that a dead path is noticed within a tick of the timeout.
+    const tick = Math.max(20, Math.min(hbInterval, hbTimeout) / 2);
+    heartbeat = setInterval(() => {
+      const now = performance.now();
+      const silence = now - lastRecv;
+      const limit = welcome ? Math.min(hbTimeout, welcome.heartbeatTimeoutMs) : Number.POSITIVE_INFINITY;
+      if (silence > limit) {
+        silent = true;
+        close(CLOSE.HEARTBEAT_TIMEOUT, 'gm silent', true);
+        return;
+      }
+      if (silence >= hbInterval && now - lastPing >= hbInterval && ws.readyState === ws.OPEN) {
+        lastPing = now;
+        ws.ping();
+      }
+      if (welcome && now - lastSent >= welcome.heartbeatIntervalMs) {
+        send({ type: 'ping', nonce: ++nonce, deadlineMs: welcome.heartbeatTimeoutMs });
+      }
+    }, tick);
+
+    function onWelcome(w: WelcomeFrame) {
+      if (!downstream.welcome(w)) {
+        close(CLOSE.MALFORMED, 'welcome does not resume our position');
+        return;
+      }
+      welcome = w;
+      welcomedAt = performance.now();
+      clearTimeout(handshake);
+      status.connected = true;
+      status.endpoint = url;
+      status.replica = w.replica;
+      status.stream = w.stream;
+      status.connects++;
+      log.info({ endpoint: url, replica: w.replica, mode: w.mode }, 'connected to gm');
+      observer?.welcome?.(w, url);
+      hooks?.welcome?.();
+      upstream = reports.open({
+        credit: w.credit,
+        open: () => !closing,
+        send(text) {
+          if (ws.readyState !== ws.OPEN) return;
+          ws.send(text);
+          lastSent = performance.now();
+        },
+      });
+      pumpHook = upstream.pump;
+      upstream.pump();
+    }
+
+    function onFrame(f: FedmeshDownstreamFrame) {
+      if (!welcome) {
+        if (f.type === 'welcome') onWelcome(f);
+        else close(CLOSE.MALFORMED, 'expected welcome first');
+        return;
+      }
+      switch (f.type) {
+        case 'welcome':
+          close(CLOSE.MALFORMED, 'second welcome');
+          return;
+        case 'object':
+        case 'sync-begin':
+        case 'sync-end':
+          downstream.data(f);
+          return;
+        case 'ack':
+          upstream?.ack(f.reportId);
+          return;
+        case 'nack':
+          upstream?.nack(f);
+          return;
+        case 'credit':
+          upstream?.credit(f.frames);
+          return;
+        case 'ping':
+          send({ type: 'pong', nonce: f.nonce });
+          return;
+        case 'pong':
+          return;
+      }
+    }
+
+    ws.on('message', (data: Buffer) => {
+      if (closing) return;
+      let f: FedmeshDownstreamFrame;
+      try {
+        f = decodeFedmeshFrame(data, { maxBytes: MAX_DOWNSTREAM_FRAME_BYTES, direction: 'downstream' });
+      } catch (err) {
+        if (!isWireError(err)) throw err;
+        close(closeForWireError(err), err.code);
+        return;
+      }
+      lastRecv = performance.now();
+      onFrame(f);
+    });
+    ws.on('pong', () => {
+      lastRecv = performance.now();
+    });
+    ws.on('error', (err) => {
+      ours = true; // ws closes by itself on a local error (e.g. a downstream frame over maxPayload)
+      log.debug({ err, endpoint: url }, 'link error');
+    });
+    const onClose = (code: number, reasonBuf: Buffer) => {
+      const reason = reasonBuf.toString();
+      closing = true;
+      upstream?.ended(code, reason, !ours);
+      clearTimeout(handshake);
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+      signal.removeEventListener('abort', onAbort);
+      if (pumpHook === upstream?.pump) pumpHook = undefined;
+      status.connected = false;
+      if (welcome) log.info({ endpoint: url, code, reason, silent }, 'disconnected from gm');
+      else log.debug({ endpoint: url, code, reason }, 'gm endpoint failed');
+      observer?.closed?.(code, reason, welcome !== undefined);
+      const stable = welcome !== undefined && performance.now() - welcomedAt >= stableMs;
+      resolveEnded({ opened: true, welcomed: welcome !== undefined, code, stable, silent });
+    };
+    if (o.early) {
+      // Closed between its upgrade and now (a refusal right after the upgrade): end with what ws saw.
+      const e = o.early;
+      setImmediate(() => onClose(e.code, Buffer.from(e.reason)));
+    } else {
+      ws.once('close', onClose); // also when already closing: its close event is still to come
+      send({
+        type: 'hello',
+        node: init.node,
+        lcVersion: init.lcVersion,
+        instance: store.instance,
+        ...downstream.position(),
+        credit: window,
+      });
+    }
+    return { ended, stop: (detail) => close(CLOSE.NORMAL, detail, true) };
+  }
+
   return {
+    open,
+    session,
     status: () => ({ ...status, suspects: reports.suspects() }),
     kick: () => pumpHook?.(),
-    async start(signal) {
-      const n = init.endpoints.length;
-      let i = Math.floor(random() * n);
-      while (!signal.aborted) {
-        const url = init.endpoints[i % n] as string;
-        i++;
-        const r = await connectOnce(url, signal);
-        if (signal.aborted) break;
-        // Only a connection that served a while proves the GMs good: a welcome followed at once by a
-        // close (a poison frame, a replica crash-looping) must keep climbing the backoff.
-        if (r.stable) backoff.reset();
-        const died = r.code === CLOSE.GOING_AWAY.code || r.code === ABNORMAL_CLOSURE;
-        let delay = r.stable && died ? 0 : backoff.next(); // fast failover after a replica went away
-        if (r.code === CLOSE.UNAUTHENTICATED.code || r.code === CLOSE.FORBIDDEN.code) {
-          delay = Math.max(AUTH_RETRY_MS, delay);
-        }
-        if (delay > 0) await wait(delay, signal);
-      }
-    },
   };
 }

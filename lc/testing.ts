@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createLink, type Link, type LinkComponents, type LinkInit } from './link.ts';
+import { createPathManager, type PathManagerComponents } from './paths/index.ts';
 import type { LcStore } from './store/types.ts';
 
 export interface FakeGm {
@@ -117,19 +118,29 @@ export function nestedText(levels: number): string {
   return `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 }
 
-/** A link to `endpoints` with fast backoff and no jitter, started; `stop` aborts it and waits. */
+/**
+ * A link to `endpoints` (one `direct` path) run by the path manager with fast backoff and no jitter,
+ * started; `stop` aborts it and waits.
+ */
 export function startLink(
   store: LcStore,
   endpoints: string[],
-  init: Partial<LinkInit> = {},
-  components: Partial<LinkComponents> = {},
+  init: Partial<LinkInit> & { backoffMinMs?: number; backoffMaxMs?: number } = {},
+  components: Partial<LinkComponents> & Pick<PathManagerComponents, 'sleep'> = {},
 ): { link: Link; stop: () => Promise<void> } {
+  const { backoffMinMs = 20, backoffMaxMs = 100, ...linkInit } = init;
+  const { sleep, ...linkComponents } = components;
+  const log = pino({ level: 'silent' });
   const link = createLink(
-    { node: 'n1', endpoints, lcVersion: 't', backoffMinMs: 20, backoffMaxMs: 100, ...init },
-    { store, log: pino({ level: 'silent' }), random: () => 0, ...components },
+    { node: 'n1', lcVersion: 't', ...linkInit },
+    { store, log, random: () => 0, ...linkComponents },
+  );
+  const paths = createPathManager(
+    { paths: [{ name: 'direct', urls: endpoints }], backoffMinMs, backoffMaxMs },
+    { link, log, random: () => 0, sleep },
   );
   const ac = new AbortController();
-  const done = link.start(ac.signal);
+  const done = paths.start(ac.signal);
   return {
     link,
     stop: async () => {
