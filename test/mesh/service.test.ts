@@ -20,7 +20,7 @@ const SERVICE = 'echo-svc';
 interface ServicesStatus {
   advertised: Array<{ name: string; host: string; port: number }>;
   wanted: Record<string, Array<{ node: string; path: string; port: number; penalized: boolean; rttMs?: number }>>;
-  last: Record<string, { node: string; path: string; attempts: number }>;
+  last: Record<string, { node: string; path: string; attempts: number; ms: number }>;
 }
 const services = async (p: MeshProc) => ((await p.status()) as unknown as { services: ServicesStatus }).services;
 
@@ -66,6 +66,7 @@ test('service forward: found through records and the DHT, across LANs through a 
   assert.equal((opened.route as { kind: string; relay?: string }).relay, 'r1');
   assert.equal(opened.attempt, 2);
   const after = await services(b1);
+  t.diagnostic(`first connection (c refused, then ${used}, relayed): ${after.last[SERVICE]?.ms} ms`);
   assert.deepEqual(after.last[SERVICE] && { ...after.last[SERVICE], ms: 0, at: 0 }, {
     node: used,
     path: 'relayed',
@@ -98,7 +99,9 @@ test('service forward: found through records and the DHT, across LANs through a 
   const opens = b1.logs().filter((l) => l.msg === 'service connection opened');
   assert.equal(opens.length, 2);
   assert.equal(opens[1]?.node, other);
-  assert.equal((await services(b1)).last[SERVICE]?.node, other);
+  const afterKill = (await services(b1)).last[SERVICE];
+  assert.equal(afterKill?.node, other);
+  t.diagnostic(`after the kill: ${other} in ${afterKill?.ms} ms, ${afterKill?.attempts} attempt(s)`);
 
   // Hot reload: c advertises another port, then nothing; b1 follows from c's re-signed record.
   c.writeConfig(advertise(ECHO_PORT + 2));
