@@ -46,8 +46,9 @@ export const meshCommand = command({
       parse: parseHostPort,
     },
     forward: {
-      description: 'forward a local port into a tunnel to host:port on a node, or to any node advertising a service',
-      value: '[HOST:]PORT=node:host:port|@SERVICE',
+      description:
+        'forward a local port into tunnels; TARGET is node:host:port (that node dials host:port) or @SERVICE (any node advertising it)',
+      value: '[HOST:]PORT=TARGET',
       multiple: true,
       parse: parseForward,
     },
