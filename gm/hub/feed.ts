@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KubeObject, ObjectKey } from '../../common/sedna/objects.ts';
+import type { ObjectLookup, Router } from '../../common/sedna/router.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import type { ObjectLookup, Router } from './routing.ts';
 
 export type FeedOp =
   | { op: 'sync-begin'; syncId: string }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { directTargets, modelRefs } from '../../common/sedna/targets.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import { directTargets, modelRefs } from './routing.ts';
 import { createWorld, ds, fl, il } from './testing.ts';
 
 const lookupWith = (datasetNode?: string) => ({

@@ -5,10 +5,10 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../common/log.ts';
 import type { KubeObject } from '../../common/sedna/objects.ts';
+import type { Router } from '../../common/sedna/router.ts';
 import { CLOSE, type CloseSpec, encodeSednaFrame, type Kind, sednaKindOf } from '../../common/wire/index.ts';
 import type { ObjectCache } from './cache.ts';
 import type { HubMetrics } from './metrics.ts';
-import type { Router } from './routing.ts';
 import type { ReportApplier } from './upstream.ts';
 
 export interface SessionContext {

@@ -4,9 +4,9 @@
  * reconnect to the same replica resumes from the LC's last applied seq instead of a full snapshot.
  */
 import { randomBytes } from 'node:crypto';
+import type { ObjectLookup, Router } from '../../common/sedna/router.ts';
 import { encodeFedmeshFrame } from '../../common/wire/index.ts';
 import { createFeed, type Feed } from './feed.ts';
-import type { ObjectLookup, Router } from './routing.ts';
 import { fedmeshDelete, fedmeshUpsert } from './session.ts';
 
 export interface Stream {

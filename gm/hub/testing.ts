@@ -1,8 +1,8 @@
 /** A tiny in-memory object world for the hub's unit tests: a lookup plus a router fed like the cache feeds it. */
 
 import type { KubeObject } from '../../common/sedna/objects.ts';
+import { createRouter, type ObjectLookup, type Router } from '../../common/sedna/router.ts';
 import type { Kind } from '../../common/wire/index.ts';
-import { createRouter, type ObjectLookup, type Router } from './routing.ts';
 
 export interface World {
   lookup: ObjectLookup;

@@ -6,6 +6,7 @@
 import { isStatus, type KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import { type KubeObject, objectKey } from '../../common/sedna/objects.ts';
+import type { Router } from '../../common/sedna/router.ts';
 import {
   InvalidReportError,
   mutationsFor,
@@ -18,7 +19,6 @@ import { kindDefinition } from '../../crds/kinds.ts';
 import type { ObjectCache } from './cache.ts';
 import { STATUS_WRITE_ATTEMPTS, STATUS_WRITE_CONCURRENCY, STATUS_WRITE_TIMEOUT_MS } from './constants.ts';
 import type { HubMetrics } from './metrics.ts';
-import type { Router } from './routing.ts';
 
 /** Why a report was not written; `retryable` tells a fedmesh LC whether to send it again. */
 export type NackCode = 'FORBIDDEN' | 'NOT_FOUND' | 'INVALID' | 'CONFLICT' | 'UNAVAILABLE';

@@ -67,6 +67,13 @@ export interface Writer {
     annotations: Record<string, string>,
     signal: AbortSignal,
   ): Promise<KubeObject>;
+  /** JSON merge patch of labels (no precondition: only the named keys change; null removes one). */
+  patchLabels(
+    resource: ResourceType,
+    obj: KubeObject,
+    labels: Record<string, string | null>,
+    signal: AbortSignal,
+  ): Promise<KubeObject>;
   /** Deletes `obj` if it still has the same uid; absent is fine. */
   delete(resource: ResourceType, obj: KubeObject, signal: AbortSignal): Promise<void>;
   /**
@@ -163,6 +170,19 @@ export function createWriter(c: WriterComponents): Writer {
         }),
       );
       count('annotate', resource);
+      return out;
+    },
+    async patchLabels(resource, obj, labels, signal) {
+      const out = await guarded(signal, (s) =>
+        rest.request<KubeObject>('PATCH', objectPath(resource, ns(obj), obj.metadata.name), {
+          body: { metadata: { labels } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: FIELD_MANAGER },
+          signal: s,
+          beforeSend: fence,
+        }),
+      );
+      count('label', resource);
       return out;
     },
     async delete(resource, obj, signal) {

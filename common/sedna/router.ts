@@ -3,13 +3,14 @@
  * object"). Level-based: a route is recomputed from the current cache on every change of the object
  * or of an object it depends on (an IL/LL job's Dataset, a Model's IL jobs), and every node whose
  * membership or content changed is reported, so the hub sends upserts and deletes from one place.
+ * The GM leader's target labeler (gm/operators/targets.ts) writes the same routes as labels.
  */
 
-import { type KubeObject, type ObjectKey, objectKey, path, str } from '../../common/sedna/objects.ts';
-import { datasetNode, directTargets, jobIsActive, modelRefs, type ObjectLookup } from '../../common/sedna/targets.ts';
-import type { Kind } from '../../common/wire/index.ts';
+import type { Kind } from '../wire/index.ts';
+import { type KubeObject, type ObjectKey, objectKey, path, str } from './objects.ts';
+import { datasetNode, directTargets, jobIsActive, modelRefs, type ObjectLookup } from './targets.ts';
 
-export { directTargets, modelRefs, type ObjectLookup };
+export type { ObjectLookup };
 
 /** Called with every (node, key) pair whose object must be re-sent or deleted on that node. */
 export type RouteListener = (node: string, key: ObjectKey) => void;
