@@ -12,6 +12,7 @@ import { createLogger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
 import { DEFAULT_HTTP_LIMITS } from '../common/net/guard.ts';
+import { generateServiceKey, loadServiceKey, parsePublicKey } from './advertise/endorse.ts';
 import { type AdvertisedServiceConfig, parseAdvertise, resolveAdvertised } from './advertise/service.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
@@ -58,10 +59,18 @@ export const meshCommand = command({
       multiple: true,
       parse: parseAdvertise,
     },
+    'service-key-file': {
+      description: 'Ed25519 key (PEM) endorsing the services this node advertises (default: config serviceKeyFile)',
+      value: 'FILE',
+    },
     'http-listen': { description: '/healthz, /readyz, /metrics, /status', value: 'HOST:PORT', parse: parseHostPort },
     ...listenerLimitFlags('http-', 'HTTP endpoint', DEFAULT_HTTP_LIMITS),
     'no-mdns': { description: 'disable mDNS (overrides the config)', type: 'boolean' },
     'generate-psk': { description: 'write a new PSK file and exit', value: 'FILE' },
+    'generate-service-key': {
+      description: 'write a new service key (PEM, 0600), print its public key (for serviceKeys) and exit',
+      value: 'FILE',
+    },
   },
   details: [
     'Example: fedmesh mesh --config /etc/fedmesh/mesh.yaml --node edge-a1 --forward 8022=edge-b1:127.0.0.1:22',
@@ -71,6 +80,10 @@ export const meshCommand = command({
   async run({ flags: f }) {
     if (f['generate-psk']) {
       await writeFile(f['generate-psk'], generatePsk(), { mode: 0o600, flag: 'wx' });
+      return 0;
+    }
+    if (f['generate-service-key']) {
+      process.stdout.write(`${await generateServiceKey(f['generate-service-key'])}\n`);
       return 0;
     }
     const cfg: MeshConfig = f.config ? await loadConfig(f.config) : {};
@@ -88,6 +101,10 @@ export const meshCommand = command({
     const flagAdvertise: AdvertisedServiceConfig[] = f.advertise ?? [];
     const advertiseOf = (c: MeshConfig) => resolveAdvertised([...flagAdvertise, ...(c.advertise ?? [])]);
     const advertise = advertiseOf(cfg);
+    const keyFile = f['service-key-file'] ?? cfg.serviceKeyFile;
+    const serviceKey = keyFile ? await loadServiceKey(keyFile) : undefined;
+    const trustOf = (c: MeshConfig) =>
+      Object.fromEntries(Object.entries(c.serviceKeys ?? {}).map(([s, keys]) => [s, keys.map(parsePublicKey)]));
     const forwardSpecs: ForwardSpec[] = [...(cfg.forward ?? []).map(parseForward), ...(f.forward ?? [])];
 
     const log = createLogger({ component: 'mesh', node: name });
@@ -113,6 +130,8 @@ export const meshCommand = command({
         zone: cfg.zone,
         health: cfg.health ? resolveHealthConfig(cfg.health, 'health') : undefined,
         advertise,
+        serviceKey,
+        serviceKeys: trustOf(cfg),
       },
       { log, registry },
     );
@@ -152,6 +171,7 @@ export const meshCommand = command({
               dhtBootstrap: next.dhtBootstrap ?? [],
               health: next.health ? resolveHealthConfig(next.health, 'health') : null,
               advertise: nextAdvertise,
+              serviceKeys: trustOf(next),
             });
           },
           log,

@@ -34,6 +34,8 @@ tunnel:
     { name: 'other', port: 80, host: '::1' },
   ]);
   assert.equal(svc.forward?.length, 2);
+  const keys = await parseConfig(`serviceKeyFile: /k\nserviceKeys: {fedmesh-gm: ["ed25519:${'A'.repeat(43)}"]}`);
+  assert.equal(keys.serviceKeys?.['fedmesh-gm']?.length, 1);
   const health = await parseConfig('zone: lan-a\nhealth: {period: 500ms, window: 1500ms, zones: {enabled: true}}');
   assert.equal(health.zone, 'lan-a');
   assert.equal(health.health?.period, '500ms');
@@ -63,6 +65,9 @@ test('config: invalid files are ConfigErrors', async () => {
     { name: 'advertise unknown key', text: 'advertise: [{name: gm, port: 9000, proto: udp}]' },
     { name: 'forward malformed', text: 'forward: ["19000=gm"]' },
     { name: 'forward bad service', text: 'forward: ["19000=@GM"]' },
+    { name: 'serviceKeys bad key', text: 'serviceKeys: {fedmesh-gm: ["rsa:abc"]}' },
+    { name: 'serviceKeys bad service', text: `serviceKeys: {GM_1: ["ed25519:${'A'.repeat(43)}"]}` },
+    { name: 'serviceKeys empty list', text: 'serviceKeys: {fedmesh-gm: []}' },
   ];
   for (const c of cases) await assert.rejects(parseConfig(c.text), { code: 'ERR_CONFIG' }, c.name);
 });

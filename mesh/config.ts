@@ -18,7 +18,9 @@
  *     allow: [127.0.0.0/8, "[::1/128]"]
  *   advertise:                        # services this node fronts (advertise/): record + DHT
  *     - { name: fedmesh-gm, port: 9000 }   # host default 127.0.0.1
+ *   serviceKeyFile: /etc/fedmesh/service-key/key   # endorses what this node advertises
  *   forward: ["127.0.0.1:19000=@fedmesh-gm"]  # as --forward (node:host:port or @service)
+ *   serviceKeys: { fedmesh-gm: ["ed25519:..."] }  # only providers endorsed by these
  *   zone: lan-a                       # this node's health zone (a label value), in its record
  *   health:                           # node-health probes and views (mesh/health); absent: off
  *     period: 5s                      # the rest: mesh/health/config.ts
@@ -26,7 +28,7 @@
  *
  * Unknown keys are errors. `watchConfig` reloads the file on change and on SIGHUP; what can change
  * at runtime is `relayNodes` (including this node becoming or ceasing to be a relay),
- * `tunnel.allow`, `dhtBootstrap`, `advertise` and the values inside `health` (turning health on or
+ * `tunnel.allow`, `dhtBootstrap`, `advertise`, `serviceKeys` and the values inside `health` (turning health on or
  * off, and `zone`, need a restart). Other changes (`forward` among them) are reported as needing a
  * restart.
  */
@@ -39,7 +41,8 @@ import { Compile } from 'typebox/compile';
 import { parseYamlOrJson } from '../common/config-text.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { AdvertisedServiceSchema, MAX_ADVERTISED, resolveAdvertised } from './advertise/service.ts';
+import { PUBLIC_KEY_PATTERN, parsePublicKey } from './advertise/endorse.ts';
+import { AdvertisedServiceSchema, MAX_ADVERTISED, resolveAdvertised, SERVICE_NAME } from './advertise/service.ts';
 import { parseForward } from './forward.ts';
 import { HealthConfigSchema, resolveHealthConfig } from './health/config.ts';
 import { NODE_NAME, ZoneValueSchema } from './records/record.ts';
@@ -73,6 +76,15 @@ export const MeshConfigSchema = Type.Object(
     tunnel: Type.Optional(Type.Object({ allow: Type.Optional(Type.Array(Address, { maxItems: 256 })) }, strict)),
     /** Services this node fronts, announced in its record and the DHT (advertise/service.ts). */
     advertise: Type.Optional(Type.Array(AdvertisedServiceSchema, { maxItems: MAX_ADVERTISED })),
+    /** Ed25519 key (PKCS#8 PEM) endorsing every service this node advertises (advertise/endorse.ts). */
+    serviceKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Per service name, the public keys (`ed25519:...`) its providers must be endorsed by. */
+    serviceKeys: Type.Optional(
+      Type.Record(
+        Type.String({ minLength: 1, maxLength: 63 }),
+        Type.Array(Type.String({ pattern: PUBLIC_KEY_PATTERN }), { minItems: 1, maxItems: 8 }),
+      ),
+    ),
     /** Local forwards, the `--forward` syntax: `[HOST:]PORT=node:host:port` or `[HOST:]PORT=@service`. */
     forward: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 600 }), { maxItems: 64 })),
     zone: Type.Optional(ZoneValueSchema),
@@ -99,6 +111,11 @@ export async function parseConfig(text: string, source = 'config'): Promise<Mesh
     names.add(r.nodeName);
   }
   if (value.advertise) resolveAdvertised(value.advertise, `${source}: advertise`);
+  for (const [service, keys] of Object.entries(value.serviceKeys ?? {})) {
+    if (!SERVICE_NAME.test(service))
+      throw new ConfigError(`${source}: serviceKeys: "${service}" is not a service name`);
+    for (const k of keys) parsePublicKey(k);
+  }
   for (const f of value.forward ?? []) {
     try {
       parseForward(f);
@@ -122,7 +139,7 @@ export async function loadConfig(path: string): Promise<MeshConfig> {
 }
 
 /** Keys a running node applies without restarting. */
-const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap', 'health', 'advertise'] as const;
+const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap', 'health', 'advertise', 'serviceKeys'] as const;
 
 /**
  * Watches `path` (its directory, so editors that replace the file are seen) and SIGHUP. Calls

@@ -5,12 +5,14 @@
  * metrics.ts, PSK mismatch reporting in pnet/mismatch.ts, mDNS and bootstrap dials in
  * transport/peering.ts.
  */
+import type { KeyObject } from 'node:crypto';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../common/log.ts';
 import type { Registry } from '../common/metrics.ts';
 import { createServiceClient, type OpenServiceOptions, type ServiceClient } from './advertise/client.ts';
+import { endorse } from './advertise/endorse.ts';
 import { createServiceProviders } from './advertise/providers.ts';
 import { type AdvertisedService, advertisedRules } from './advertise/service.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
@@ -76,6 +78,13 @@ export interface MeshNodeInit {
    * targets are admitted by the tunnel responder whatever `tunnelAllow` says. Default none.
    */
   advertise?: AdvertisedService[];
+  /** Signs each advertised service for this peer (advertise/endorse.ts). Default: none, unendorsed. */
+  serviceKey?: KeyObject;
+  /**
+   * Trusted service keys per service name: a forwarded service listed here goes only to providers
+   * endorsed by one of its keys. Services not listed accept any provider. Default none.
+   */
+  serviceKeys?: Record<string, KeyObject[]>;
 }
 
 export interface MeshNodeComponents {
@@ -92,6 +101,8 @@ export interface MeshReconfig {
   health?: HealthConfig | null;
   /** The services this node advertises now (replaces the list; `[]` stops advertising). */
   advertise?: AdvertisedService[];
+  /** Trusted service keys now (replaces them). */
+  serviceKeys?: Record<string, KeyObject[]>;
 }
 
 export interface MeshNode {
@@ -122,6 +133,12 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   const listenPort = listen[0]?.port ?? DEFAULT_LISTEN_PORT;
   let allow = init.tunnelAllow ?? DEFAULT_ALLOW;
   let advertised = init.advertise ?? [];
+  let trusted = init.serviceKeys ?? {};
+  /** What the record carries: each service with this peer's endorsement when there is a service key. */
+  const endorsedServices = () =>
+    advertised.map((s) =>
+      init.serviceKey ? { ...s, endorsement: endorse(s.name, peerId.toString(), init.serviceKey) } : s,
+    );
   // Advertised targets are admitted whatever the allow-list says: advertising one is the operator's consent.
   const makePolicy = () => createTargetPolicy([...allow, ...advertisedRules(advertised)]);
   let policy: TargetPolicy = makePolicy();
@@ -150,7 +167,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       directory,
       isRelay: () => isRelayNow,
       zone: init.zone,
-      services: () => advertised,
+      services: endorsedServices,
     },
     { libp2p, dht: libp2p.services.dht as unknown as Dht, log },
   );
@@ -208,7 +225,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
   );
   const pingService = (libp2p.services as { ping: { ping(p: PeerId, o: object): Promise<number> } }).ping;
   const services = createServiceProviders(
-    { self: peerId.toString(), advertised: () => advertised },
+    { self: peerId.toString(), advertised: () => advertised, trusted: (service) => trusted[service] },
     {
       libp2p,
       dht: libp2p.services.dht as unknown as ProviderDht,
@@ -281,6 +298,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         void records.publish();
         services.poke();
       }
+      if (change.serviceKeys) trusted = change.serviceKeys;
       if (change.dhtBootstrap) bootstrap = change.dhtBootstrap;
       if (change.relayNodes) {
         relayList = change.relayNodes;

@@ -30,7 +30,7 @@ function stubProviders(list: ProviderCandidate[], found: ProviderCandidate[] = [
     succeeded: (peer) => void failed.delete(peer),
     pathOf: (peer) => list.find((p) => p.peerId === peer)?.path ?? 'none',
     poke: () => {},
-    status: () => ({ advertised: [], wanted: {} }),
+    status: () => ({ advertised: [], wanted: {}, unendorsed: {} }),
     start: async () => {},
   };
   return { providers, calls };

@@ -9,6 +9,7 @@
  *     for the target: only the provider's own signed record says where the service is.
  * Connected providers of forwarded services are pinged, so the choice can prefer the nearest.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { CID } from 'multiformats/cid';
@@ -26,6 +27,7 @@ import type { Directory } from '../records/directory.ts';
 import type { ProviderDht } from '../relays/discovery.ts';
 import { isCircuit } from '../transport/address.ts';
 import { isPenalized, type PathClass, type ProviderCandidate, rankProviders } from './choice.ts';
+import { isEndorsed } from './endorse.ts';
 import { type AdvertisedService, serviceKey } from './service.ts';
 
 const TICK_MS = 1_000;
@@ -39,6 +41,8 @@ export interface ServiceProvidersInit {
   self: string;
   /** What this node advertises now (follows hot reloads). */
   advertised: () => AdvertisedService[];
+  /** Keys a provider of `service` must be endorsed by; undefined or empty: any provider. */
+  trusted?: (service: string) => readonly KeyObject[] | undefined;
 }
 
 export interface ServiceProvidersComponents {
@@ -57,6 +61,8 @@ export interface ServiceProvidersStatus {
   advertised: AdvertisedService[];
   /** Per forwarded service: its providers in the order the next connection tries them. */
   wanted: Record<string, Array<ProviderCandidate & { penalized: boolean }>>;
+  /** Per forwarded service with trusted keys: nodes advertising it without a valid endorsement. */
+  unendorsed: Record<string, string[]>;
 }
 
 export interface ServiceProviders {
@@ -92,6 +98,8 @@ export function createServiceProviders(
   let lastPing = Number.NEGATIVE_INFINITY;
   let wake: (() => void) | undefined;
   let running: AbortSignal | undefined;
+  /** Unendorsed advertisements seen, by service then `peer@seq` (logged once each). */
+  const unendorsed = new Map<string, Map<string, string>>();
 
   const keyOf = async (name: string) => {
     let k = keys.get(name);
@@ -117,6 +125,20 @@ export function createServiceProviders(
       if (record.peerId === init.self) return [];
       const s = record.services?.find((x) => x.name === service);
       if (!s) return [];
+      const keys = init.trusted?.(service);
+      if (keys && keys.length > 0 && !isEndorsed(service, record.peerId, s.endorsement, keys)) {
+        const seen = unendorsed.get(service) ?? new Map<string, string>();
+        unendorsed.set(service, seen);
+        const id = `${record.peerId}@${record.seq}`;
+        if (!seen.has(id)) {
+          seen.set(id, record.name);
+          log.warn(
+            { service, node: record.name, peer: record.peerId, code: 'ERR_NOT_ENDORSED' },
+            'service provider ignored: its advertisement is not endorsed by a trusted service key',
+          );
+        }
+        return [];
+      }
       return [
         {
           node: record.name,
@@ -268,7 +290,15 @@ export function createServiceProviders(
           penalized: isPenalized(c, now, SERVICE_FAILURE_PENALTY_MS),
         }));
       }
-      return { advertised: init.advertised(), wanted: out };
+      const bad: Record<string, string[]> = {};
+      for (const [service, seen] of unendorsed) {
+        // Only advertisements still current: a node that got its endorsement since is not listed.
+        bad[service] = [...new Set(seen.values())].filter((name) => {
+          const rec = directory.get(name)?.record;
+          return rec !== undefined && seen.has(`${rec.peerId}@${rec.seq}`);
+        });
+      }
+      return { advertised: init.advertised(), wanted: out, unendorsed: bad };
     },
     async start(signal) {
       running = signal;

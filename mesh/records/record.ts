@@ -56,6 +56,8 @@ export const NodeRecordSchema = Type.Object(
             name: ServiceNameSchema,
             host: Type.String({ minLength: 2, maxLength: 45 }),
             port: Type.Integer({ minimum: 1, maximum: 65535 }),
+            /** The service key's signature of (service, this peer ID), when the node has one (advertise/endorse.ts). */
+            endorsement: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
           },
           { additionalProperties: false },
         ),

@@ -50,7 +50,7 @@ export interface RecordServiceInit {
   /** This node's health zone (mesh config `zone`), carried in its record. */
   zone?: string;
   /** Services this node advertises now (config `advertise`), carried in its record. */
-  services?: () => Array<{ name: string; host: string; port: number }>;
+  services?: () => Array<{ name: string; host: string; port: number; endorsement?: string }>;
 }
 
 export interface RecordServiceComponents {
@@ -208,7 +208,14 @@ export function createRecordService(init: RecordServiceInit, components: RecordS
     const record: NodeRecord = { v: 1, name: init.name, peerId: self, addrs, relay: init.isRelay(), seq: lastSeq };
     if (init.zone !== undefined) record.zone = init.zone;
     const services = init.services?.() ?? [];
-    if (services.length > 0) record.services = services.map((x) => ({ name: x.name, host: x.host, port: x.port }));
+    if (services.length > 0) {
+      record.services = services.map((x) => ({
+        name: x.name,
+        host: x.host,
+        port: x.port,
+        ...(x.endorsement === undefined ? {} : { endorsement: x.endorsement }),
+      }));
+    }
     return record;
   };
 

@@ -11,13 +11,16 @@
  *   lanb  b1 (--forward 17000=@echo-svc), behind a symmetric NAT
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { generateServiceKey } from '../../mesh/advertise/endorse.ts';
 import { createMeshLab, ECHO_PORT, type MeshProc, until } from './harness.ts';
 
 const FWD = 17000;
 const SERVICE = 'echo-svc';
 
 interface ServicesStatus {
+  unendorsed: Record<string, string[]>;
   advertised: Array<{ name: string; host: string; port: number }>;
   wanted: Record<string, Array<{ node: string; path: string; port: number; penalized: boolean; rttMs?: number }>>;
   last: Record<string, { node: string; path: string; attempts: number; ms: number }>;
@@ -118,4 +121,56 @@ test('service forward: found through records and the DHT, across LANs through a 
     10_000,
   );
   await c.waitLog((l) => l.msg === 'service no longer advertised' && l.service === SERVICE, 5_000);
+});
+
+test('service forward with serviceKeys: an unendorsed provider (a rogue PSK holder on a better path) is never used', async (t) => {
+  const m = await createMeshLab({ nodes: ['r1', 'c', 'a1', 'b1'], mapping: 'symmetric' });
+  t.after(() => m.destroy());
+  const keyFile = join(m.dir, 'service-key');
+  const pub = await generateServiceKey(keyFile);
+  const relays = ['r1'] as const;
+  await m.start('r1', { relays: [...relays] });
+  await m.echo('c');
+  await m.echo('a1');
+  const advertise = { advertise: [{ name: SERVICE, port: ECHO_PORT }] };
+  // c serves a working echo on a direct path: without serviceKeys it would be the first choice.
+  const c = await m.start('c', { config: m.config([...relays], advertise) });
+  await m.start('a1', { config: m.config([...relays], { ...advertise, serviceKeyFile: keyFile }) });
+  const trusting = m.config([...relays], { serviceKeys: { [SERVICE]: [pub] } });
+  const b1 = await m.start('b1', { config: trusting, forwards: [`${FWD}=@${SERVICE}`] });
+
+  const s = await until(
+    'b1 to know a1 and to have ignored c',
+    async () => {
+      const x = await services(b1);
+      return x.wanted[SERVICE]?.length === 1 && x.unendorsed[SERVICE]?.includes('c') ? x : undefined;
+    },
+    30_000,
+  );
+  assert.deepEqual(
+    s.wanted[SERVICE]?.map((p) => p.node),
+    ['a1'],
+  );
+  const ignored = await b1.waitLog((l) => l.code === 'ERR_NOT_ENDORSED', 1_000);
+  assert.equal(ignored.node, 'c');
+  for (let i = 0; i < 2; i++) {
+    const r = await m.transfer('b1', FWD, 64 << 10).done;
+    assert.equal(r.identical, true, JSON.stringify(r));
+  }
+  assert.deepEqual(
+    b1
+      .logs()
+      .filter((l) => l.msg === 'service connection opened')
+      .map((l) => l.node),
+    ['a1', 'a1'],
+  );
+  assert.equal(c.logs().filter((l) => l.msg === 'tunnel accepted').length, 0, 'c never got a connection');
+
+  // serviceKeys is hot-reloaded: without it c is a provider again (and first: a direct path).
+  b1.writeConfig(m.config([...relays]));
+  await until(
+    'b1 to accept c',
+    async () => ((await services(b1)).wanted[SERVICE]?.[0]?.node === 'c' ? true : undefined),
+    10_000,
+  );
 });
