@@ -50,6 +50,8 @@ export interface LcServerComponents {
   route?(m: WorkerMessage): WorkerOutcome;
   /** The newest dead letters (at most `limit`) and how many are kept, for `GET /fedmesh/dead-letters`. */
   deadLetters(limit: number): { items: DeadLetter[]; total: number };
+  /** The LC's status (link, path, outbox) for `GET /fedmesh/status`. */
+  status?(): object;
   /** What the store holds now, for `GET /fedmesh/objects` (read-only introspection). */
   objects(): Array<{ kind: string; namespace: string; name: string; resourceVersion?: string }>;
 }
@@ -106,6 +108,8 @@ export function buildLcServer(init: LcServerInit, components: LcServerComponents
   );
   // Not part of Sedna's API: lets an operator (and the tests) see what this node serves from its store.
   app.get('/fedmesh/objects', async () => ({ items: components.objects() }));
+  // The link, the path (which, since when, switches) and the outbox: lc.status().
+  app.get('/fedmesh/status', async () => components.status?.() ?? {});
   app.get<{ Querystring: Static<typeof DeadLettersQuerySchema> }>(
     '/fedmesh/dead-letters',
     { schema: { querystring: DeadLettersQuerySchema, response: { 200: DeadLettersReplySchema } } },

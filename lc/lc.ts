@@ -21,7 +21,7 @@ import {
 import { ReportRefusedError } from './errors.ts';
 import { createFallback } from './fallback/index.ts';
 import { buildLcServer } from './http.ts';
-import type { Lc, LcComponents, LcInit, LcReport } from './index.ts';
+import type { Lc, LcComponents, LcInit, LcReport, LcStatus } from './index.ts';
 import { createLink, type LinkObserver } from './link.ts';
 import { createManagerHost } from './managers/host.ts';
 import { createManagers } from './managers/registry.ts';
@@ -212,6 +212,17 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     }
   }
 
+  function status(): LcStatus {
+    return {
+      ...link.status(),
+      ...pathStatus(paths.status()),
+      fallback: fallback?.status?.(),
+      outboxReports: store.outboxSize(),
+      outboxBytes: store.outboxBytes(),
+      deadLetters: store.deadLetterCount(),
+    };
+  }
+
   let address: string | undefined;
   const app = init.http
     ? buildLcServer(
@@ -225,6 +236,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
           log,
           enqueue: (r) => report(r),
           route: (m) => host.workerMessage(m),
+          status: () => status(),
           deadLetters: (limit) => ({ items: store.deadLetters(limit), total: store.deadLetterCount() }),
           objects: () =>
             store.listObjects().map((o) => {
@@ -239,14 +251,7 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
   return {
     store,
     report,
-    status: () => ({
-      ...link.status(),
-      ...pathStatus(paths.status()),
-      fallback: fallback?.status?.(),
-      outboxReports: store.outboxSize(),
-      outboxBytes: store.outboxBytes(),
-      deadLetters: store.deadLetterCount(),
-    }),
+    status,
     httpAddress: () => address,
     async start(signal) {
       if (app && init.http) {

@@ -12,6 +12,8 @@ export interface Blackhole {
   /** Forwards again (new connections; old ones stay dead, as after a real outage with drops). */
   heal(): void;
   readonly isCut: boolean;
+  /** Bytes forwarded so far, both ways. */
+  bytes(): number;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export async function blackhole(target: { host: string; port: number }): Promise
   let cut = false;
   // Connections from before the last cut stay dead after a heal: their packets were lost for good.
   let epoch = 0;
+  let forwarded = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
@@ -33,7 +36,9 @@ export async function blackhole(target: { host: string; port: number }): Promise
     const alive = () => !cut && born === epoch;
     const pipe = (from: Socket, to: Socket) =>
       from.on('data', (d: Buffer) => {
-        if (alive()) to.write(d);
+        if (!alive()) return;
+        forwarded += d.length;
+        to.write(d);
       });
     upstream.connect(target.port, target.host, () => {
       pipe(client, upstream);
@@ -54,6 +59,7 @@ export async function blackhole(target: { host: string; port: number }): Promise
     heal() {
       cut = false;
     },
+    bytes: () => forwarded,
     get isCut() {
       return cut;
     },

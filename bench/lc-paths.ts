@@ -1,0 +1,268 @@
+/**
+ * LC path switching (issue 14): a real GM replica on a real control plane, an LC (in this process,
+ * to see each applied change and its path) whose `direct` and `mesh` URLs reach the hub through
+ * proxies that cut a path by dropping its bytes (no RST, no FIN), and the fallback wired as the CLI
+ * wires it (`--edge-api`: the API server over its own route). A Dataset of the LC's node changes
+ * every 100 ms throughout. LC default settings (heartbeat 200 ms / 800 ms, probe period 5 s).
+ *   - switch_to_mesh_p50/p99_s: direct cut → the first change applied on the mesh path.
+ *   - switch_to_fallback_p50/p99_s: mesh cut too → the first change applied by the fallback (null
+ *     while the fallback delivers nothing); to_fallback_p99_s: → the fallback running.
+ *   - switch_back_p50/p99_s: mesh restored → the first change applied on the mesh path again
+ *     (target ≤ the probe period + 1 s).
+ *   - changes_repeated: a resourceVersion applied twice, or an older one after a newer;
+ *     changes_lost: rounds after which the store did not converge to the latest version.
+ *   - heartbeat cost per idle LC: link bytes/s both ways and LC CPU, beside the same LC with only
+ *     the protocol's 10 s heartbeat (baseline, same run).
+ *   - fallback_bytes_ratio: one node's list filtered by its target label ÷ the unfiltered list,
+ *     1 000 Datasets over 100 nodes, from the API server in this run.
+ *   The mesh path here is a second route to the hub (the mesh tunnel adds its own hop in netlab).
+ *   Baseline for the switch: Sedna's LC redials its one address every 5 s and has no second path.
+ *   npm run -s bench -- lc-paths [ROUNDS]   (default 10)
+ */
+import { pino } from 'pino';
+import { sleep } from '../common/async.ts';
+import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
+import { targetLabel, targetSelector } from '../common/sedna/targets.ts';
+import { startControlPlane } from '../controlplane/index.ts';
+import { LINK_HEARTBEAT_INTERVAL_MS, PATH_PROBE_PERIOD_MS } from '../lc/constants.ts';
+import { createLc, type Lc } from '../lc/index.ts';
+import { type Blackhole, blackhole } from '../lc/paths/testing.ts';
+import { startReplica } from '../test/gm/replicas.ts';
+import { create, HUB_ONLY, mergePatch, nodeToken, objectsUrl, until } from '../test/hub/helpers.ts';
+import { quantile, round } from './stats.ts';
+
+const log = (m: string) => process.stderr.write(`lc-paths bench: ${m}\n`);
+const NODE = 'edge-1';
+
+interface Applied {
+  t: number;
+  path: string;
+  n: number;
+  rv: number;
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const rounds = Number(args[0] ?? 10);
+  const plane = await startControlPlane({ log });
+  const rest = await createKubeRest(plane.kubeConfig());
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    const ns = 'bench-paths';
+    await rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
+    const token = await nodeToken(rest, ns, NODE);
+    const gm = await startReplica(plane, { id: 'a', namespace: ns, readyz: 'replica', args: HUB_ONLY });
+    stops.push(() => gm.proc.stop('SIGKILL'));
+    const hub = { host: '127.0.0.1', port: gm.wsPort };
+    const direct = await blackhole(hub);
+    const mesh = await blackhole(hub);
+    stops.push(
+      () => direct.close(),
+      () => mesh.close(),
+    );
+    await create(rest, ns, 'Dataset', {
+      metadata: { name: 'ds', labels: { [targetLabel(NODE)]: 'true' } },
+      spec: { url: '/data/index.txt', format: 'txt', nodeName: NODE },
+    });
+
+    const applied: Applied[] = [];
+    let lc!: Lc;
+    lc = createLc(
+      {
+        node: NODE,
+        endpoints: [direct.url],
+        meshEndpoints: [mesh.url],
+        fallback: { url: plane.server, insecure: true },
+        rootfs: '/nonexistent',
+      },
+      {
+        log: pino({ level: process.env.FEDMESH_BENCH_LOG ?? 'silent' }),
+        token: () => token,
+        observer: {
+          applied(ops) {
+            for (const op of ops) {
+              if (op.op !== 'upsert' || op.name !== 'ds') continue;
+              const meta = (
+                op.object as { metadata?: { resourceVersion?: string; annotations?: Record<string, string> } }
+              ).metadata;
+              applied.push({
+                t: performance.now(),
+                path: lc.status().path,
+                n: Number(meta?.annotations?.['bench/n'] ?? 0),
+                rv: Number(meta?.resourceVersion ?? 0),
+              });
+            }
+          },
+        },
+      },
+    );
+    const ac = new AbortController();
+    const lcDone = lc.start(ac.signal);
+    stops.push(async () => {
+      ac.abort();
+      await lcDone;
+    });
+    await until('the LC on direct', 30_000, () => lc.status().path === 'direct');
+
+    // Changes every 100 ms for the whole run.
+    let n = 0;
+    let latest = 0;
+    const writer = (async () => {
+      while (!ac.signal.aborted) {
+        n++;
+        const r = (await mergePatch(rest, ns, 'Dataset', 'ds', {
+          metadata: { annotations: { 'bench/n': String(n) } },
+        }).catch(() => undefined)) as { metadata?: { resourceVersion?: string } } | undefined;
+        if (r?.metadata?.resourceVersion) latest = Math.max(latest, Number(r.metadata.resourceVersion));
+        await sleep(100);
+      }
+    })();
+
+    const firstOn = async (path: string, t0: number, ms: number) => {
+      const end = t0 + ms;
+      while (performance.now() < end) {
+        const a = applied.find((x) => x.t > t0 && x.path === path);
+        if (a) return (a.t - t0) / 1000;
+        await sleep(5);
+      }
+      return undefined;
+    };
+    const toMesh: number[] = [];
+    const toFallback: number[] = [];
+    const toFallbackStart: number[] = [];
+    const back: number[] = [];
+    let lost = 0;
+    for (let i = 0; i < rounds; i++) {
+      await sleep(500 + Math.random() * 500); // cuts at random phases of the heartbeat
+      let t0 = performance.now();
+      direct.cut();
+      const m = await firstOn('mesh', t0, 10_000);
+      if (m === undefined) throw new Error(`round ${i}: no change on the mesh path`);
+      toMesh.push(m);
+      await sleep(300 + Math.random() * 500);
+      t0 = performance.now();
+      mesh.cut();
+      await until('the fallback', 10_000, () => lc.status().path === 'fallback');
+      toFallbackStart.push((performance.now() - t0) / 1000);
+      const f = await firstOn('fallback', t0, 4000);
+      if (f !== undefined) toFallback.push(f);
+      await sleep(Math.random() * 1000);
+      t0 = performance.now();
+      mesh.heal();
+      const b = await firstOn('mesh', t0, PATH_PROBE_PERIOD_MS + 10_000);
+      if (b === undefined) throw new Error(`round ${i}: never back on the mesh path`);
+      back.push(b);
+      direct.heal();
+      await until('back on direct', PATH_PROBE_PERIOD_MS + 10_000, () => lc.status().path === 'direct');
+      await sleep(500);
+      const want = latest;
+      await sleep(1000);
+      const got = storedRv(lc);
+      if (got < want) lost++;
+      log(`round ${i}: mesh ${m}s, fallback start ${toFallbackStart.at(-1)}s, back ${b}s`);
+    }
+    ac.abort();
+    await writer;
+    await lcDone; // the idle LCs below use the same node identity
+    let repeated = 0;
+    for (let i = 1; i < applied.length; i++) {
+      const prev = Math.max(...applied.slice(0, i).map((a) => a.rv));
+      if ((applied[i] as Applied).rv <= prev) repeated++;
+    }
+    const cost = await heartbeatCost(gm.wsPort, token, log);
+    const ratio = await filterRatio(rest, ns);
+    const q = (s: number[], p: number) => (s.length ? round(quantile(s, p)) : null);
+    return {
+      rounds,
+      switch_to_mesh_p50_s: q(toMesh, 0.5),
+      switch_to_mesh_p99_s: q(toMesh, 0.99),
+      switch_to_fallback_p50_s: q(toFallback, 0.5),
+      switch_to_fallback_p99_s: q(toFallback, 0.99),
+      fallback_rounds_delivered: toFallback.length,
+      to_fallback_p99_s: q(toFallbackStart, 0.99),
+      switch_back_p50_s: q(back, 0.5),
+      switch_back_p99_s: q(back, 0.99),
+      probe_period_s: PATH_PROBE_PERIOD_MS / 1000,
+      changes_applied: applied.length,
+      changes_repeated: repeated,
+      changes_lost: lost,
+      baseline_sedna_redial_s: 5,
+      ...cost,
+      ...ratio,
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await plane.stop();
+    rest.close();
+  }
+}
+
+function storedRv(lc: Lc): number {
+  const o = lc.store.getObject('Dataset', 'bench-paths', 'ds') as
+    | { metadata?: { resourceVersion?: string } }
+    | undefined;
+  return Number(o?.metadata?.resourceVersion ?? 0);
+}
+
+/** An idle LC's link for 10 s: bytes both ways through a proxy and the CPU of this process, LC heartbeat vs protocol's. */
+async function heartbeatCost(port: number, token: string, say: (m: string) => void) {
+  const measure = async (intervalMs: number, timeoutMs: number) => {
+    const proxy: Blackhole = await blackhole({ host: '127.0.0.1', port });
+    const lc = createLc(
+      { node: NODE, endpoints: [proxy.url], heartbeatIntervalMs: intervalMs, heartbeatTimeoutMs: timeoutMs },
+      { log: pino({ level: 'silent' }), token: () => token },
+    );
+    const ac = new AbortController();
+    const done = lc.start(ac.signal);
+    await until('idle LC connected', 30_000, () => lc.status().connected);
+    await sleep(1000);
+    const b0 = proxy.bytes();
+    const c0 = process.cpuUsage();
+    await sleep(10_000);
+    const c = process.cpuUsage(c0);
+    const bytes = proxy.bytes() - b0;
+    ac.abort();
+    await done;
+    await proxy.close();
+    return { bytesPerS: bytes / 10, cpuPct: ((c.user + c.system) / 1e6 / 10) * 100 };
+  };
+  say('idle cost: LC heartbeat');
+  const hb = await measure(LINK_HEARTBEAT_INTERVAL_MS, 800);
+  say('idle cost: protocol heartbeat only');
+  const base = await measure(10_000, 30_000);
+  return {
+    idle_link_bytes_per_s: round(hb.bytesPerS, 1),
+    idle_link_packets_per_s_est: round((1000 / LINK_HEARTBEAT_INTERVAL_MS) * 2, 1),
+    idle_cpu_pct: round(hb.cpuPct, 3),
+    baseline_idle_link_bytes_per_s: round(base.bytesPerS, 1),
+    baseline_idle_cpu_pct: round(base.cpuPct, 3),
+  };
+}
+
+/** 1 000 Datasets over 100 nodes, each labelled for its node: one node's filtered list ÷ the whole list. */
+async function filterRatio(rest: KubeRest, ns: string) {
+  const nodes = 100;
+  const total = 1000;
+  const pending: Array<Promise<unknown>> = [];
+  for (let i = 0; i < total; i++) {
+    const node = `node-${i % nodes}`;
+    pending.push(
+      create(rest, ns, 'Dataset', {
+        metadata: { name: `ds-${i}`, labels: { [targetLabel(node)]: 'true' } },
+        spec: { url: `/data/${i}.txt`, format: 'txt', nodeName: node },
+      }),
+    );
+    if (pending.length >= 50) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  const size = async (query: string) => {
+    const body = await rest.request<unknown>('GET', `${objectsUrl(ns, 'Dataset')}${query}`);
+    return Buffer.byteLength(JSON.stringify(body));
+  };
+  const filtered = await size(`?labelSelector=${encodeURIComponent(targetSelector('node-7'))}`);
+  const all = await size('');
+  return {
+    fallback_bytes_filtered: filtered,
+    fallback_bytes_unfiltered: all,
+    fallback_bytes_ratio: round(filtered / all, 4),
+  };
+}
