@@ -224,6 +224,7 @@ export function createFallback(init: FallbackInit, components: FallbackComponent
         await Promise.all([...reflectors.map((r) => reflect(r, signal)), upstream(signal)]);
       } finally {
         running = false;
+        client.close(); // its idle keep-alive connections; the next run opens new ones
         log.info('edge api fallback stopped');
       }
     },
