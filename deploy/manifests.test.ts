@@ -70,6 +70,12 @@ test('deploy: the GM replica carries a mesh sidecar advertising fedmesh-gm on th
   assert.equal(f.node, '$(POD_NAME)', 'one mesh node per replica');
   assert.equal(f.forward, undefined);
   assertMeshVolumes(p, mesh);
+  const keyMount = mesh.volumeMounts?.find((m) => (f['service-key-file'] as string).startsWith(`${m.mountPath}/`));
+  assert.equal(
+    p.volumes.find((v) => v.name === keyMount?.name)?.secret?.secretName,
+    'fedmesh-gm-service-key',
+    'the advertisement is endorsed with the key from its Secret',
+  );
 });
 
 test('deploy: the LC node runs its mesh agent forwarding 127.0.0.1:19000 to @fedmesh-gm, where --mesh-gm points', () => {
@@ -94,6 +100,7 @@ test('deploy: the mesh ConfigMap is a valid mesh config with relayNodes; relays 
   assert.equal(cm?.metadata.namespace, 'sedna');
   const cfg = await parseConfig(cm?.data?.['mesh.yaml'] ?? '', 'fedmesh-mesh-config');
   assert.ok((cfg.relayNodes?.length ?? 0) > 0, 'relayNodes configured as EdgeMesh users do');
+  assert.equal(cfg.serviceKeys?.['fedmesh-gm']?.length, 1, 'LC nodes trust only endorsed GMs');
   const relay = pod(objs, 'DaemonSet', 'mesh-relay');
   assert.equal(relay.hostNetwork, true);
   assertMeshVolumes(relay, container(relay, 'mesh'));
