@@ -5,11 +5,13 @@
  *
  * Rules (docs/lc.md, "Paths"):
  * - A path is tried only when every better path is down; its URLs are dialled in turn, each failed
- *   dial moving to the next URL at once; a dial unanswered for a second lets the next path try too. When every URL failed, or a session on it went silent (the
- *   LC heartbeat), the path is down and the next one is tried at once.
- * - While a worse path (or the fallback) is active, each better path is probed every probe period
- *   (jittered 80–100 %) with a real upgrade carrying the LC's credential (1 s to answer); the probe's socket becomes
- *   the session, the worse session is closed (or the fallback stopped) first.
+ *   dial moving to the next URL at once; a dial unanswered for a second lets the next path try too.
+ *   When every URL failed, or a session on it went silent (the LC heartbeat), the path is down and
+ *   the next one is tried at once.
+ * - While a worse path (or the fallback) is active, each better path is probed with a real upgrade
+ *   carrying the LC's credential, waiting 70–90 % of the probe period between probes (a probe has
+ *   1 s to answer, so a return takes at most the period plus 1 s); the probe's socket becomes the
+ *   session, the worse session is closed (or the fallback stopped) first.
  * - A GM's verdict (a close after the welcome, a refusal) is not a path failure: the same path
  *   retries after its own backoff (≥ 5 s after 4401/4403); a connection that lasted and was ended by
  *   1001/1006 (a replica went away) retries the next URL at once.
@@ -125,7 +127,7 @@ export function createPathManager(init: PathManagerInit, components: PathManager
 
   const eligible = (p: PathState) =>
     !(active && active.rank <= p.rank) && paths.every((q) => q.rank >= p.rank || q.down);
-  const jitteredProbe = () => Math.round(probeMs * (0.8 + 0.2 * random()));
+  const jitteredProbe = () => Math.round(probeMs * (0.7 + 0.2 * random()));
   const worseActive = (rank: number) => active !== undefined && active.rank > rank;
 
   /** Stops whatever worse path is active, then starts the session, unless a better one is active by now. */

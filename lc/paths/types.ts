@@ -26,7 +26,7 @@ export interface FallbackRunner {
 export interface PathManagerInit {
   /** GM paths, best first; a path with no URLs is left out by the caller. */
   paths: GmPathInit[];
-  /** While on a worse path, each better one is probed this often (ms, jittered 80–100 %). Default PATH_PROBE_PERIOD_MS (5 s). */
+  /** While on a worse path, each better one is probed this often (ms; waits of 70–90 % of it between probes, each with a 1 s timeout). Default PATH_PROBE_PERIOD_MS (5 s). */
   probePeriodMs?: number;
   /** With more than one path, every upgrade must complete within this (ms): a dial stuck on a cut path ends before the next probe. Default PATH_PROBE_TIMEOUT_MS (1 s). */
   probeTimeoutMs?: number;
