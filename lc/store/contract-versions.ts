@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { Kind } from '../../common/wire/index.ts';
 import type { StoreFactory } from './contract.ts';
 import type { AppliedOp, LcStore, StoreOp } from './types.ts';
+import { MAX_TOMBSTONES } from './version.ts';
 
 const obj = (kind: Kind, name: string, rv: string | undefined, n = 0): StoreOp => ({
   op: 'upsert',
@@ -91,6 +92,32 @@ export function versionContract(impl: string, factory: StoreFactory): void {
         s.apply([obj('Model', 'm', '7')], pos);
         s.apply([del('Model', 'm')], pos);
         assert.deepEqual(summary(s.apply([obj('Model', 'm', '7')], pos)), ['upsert Model/m@7']);
+      },
+    },
+    {
+      name: 'a deleted object does not come back at an older version than it was deleted at (a lagging source)',
+      run(s) {
+        s.apply([obj('Dataset', 'a', '20')], pos);
+        s.apply([del('Dataset', 'a', '25')], pos); // a watch's DELETED, at the deletion's version
+        assert.deepEqual(s.apply([obj('Dataset', 'a', '20')], pos), [], 'the version it had');
+        assert.deepEqual(s.apply([obj('Dataset', 'a', '24')], pos), [], 'older than the delete');
+        assert.deepEqual(summary(s.apply([obj('Dataset', 'a', '30')], pos)), ['upsert Dataset/a@30'], 'created again');
+        // A delete of an object never held still remembers its version.
+        s.apply([del('Model', 'm', '40')], pos);
+        assert.deepEqual(s.apply([obj('Model', 'm', '39')], pos), []);
+        // Retain remembers the version each object had.
+        s.apply([obj('Model', 'r', '50'), { op: 'retain', kind: 'Model', keys: new Set() }], pos);
+        assert.deepEqual(s.apply([obj('Model', 'r', '49')], pos), []);
+        assert.deepEqual(summary(s.apply([obj('Model', 'r', '50')], pos)), ['upsert Model/r@50'], 'routed here again');
+      },
+    },
+    {
+      name: `only the newest ${MAX_TOMBSTONES} deletes are remembered`,
+      run(s) {
+        const deletes = Array.from({ length: MAX_TOMBSTONES + 1 }, (_, i) => del('Dataset', `d${i}`, '100'));
+        s.apply(deletes, pos);
+        assert.equal(s.apply([obj('Dataset', 'd0', '1')], pos).length, 1, 'the oldest was forgotten');
+        assert.equal(s.apply([obj('Dataset', `d${MAX_TOMBSTONES}`, '1')], pos).length, 0, 'the newest is kept');
       },
     },
     {

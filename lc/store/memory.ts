@@ -13,11 +13,12 @@ import {
   type StreamPosition,
   storeKey,
 } from './types.ts';
-import { isNewer, isStale, versionOf } from './version.ts';
+import { isNewer, isStale, laterOf, MAX_TOMBSTONES, versionOf } from './version.ts';
 
 export function createMemoryStore(opts: StoreOptions = {}): LcStore {
   const maxDeadLetters = opts.maxDeadLetters ?? MAX_DEAD_LETTERS;
   const objects = new Map<string, StoredObject>();
+  const tombstones = new Map<string, string>(); // key → version deleted at, oldest first
   const outbox = new Map<number, { entry: OutboxEntry; json: string }>();
   const perObject = new Map<string, number>();
   let outboxBytes = 0;
@@ -41,34 +42,56 @@ export function createMemoryStore(opts: StoreOptions = {}): LcStore {
     instance: randomUUID(),
     position: () => ({ ...pos }),
     apply(ops, next) {
-      // Stage on a copy so a failing op leaves nothing half-applied, like a rolled-back transaction.
+      // Stage on copies so a failing op leaves nothing half-applied, like a rolled-back transaction.
       const staged = new Map(objects);
+      const tombs = new Map(tombstones);
       const done: AppliedOp[] = [];
-      const drop = (key: string, v: StoredObject) => {
+      const bury = (key: string, rv: string | undefined) => {
+        const at = laterOf(tombs.get(key), rv);
+        if (at === undefined || !/^[0-9]+$/.test(at)) return;
+        tombs.delete(key); // re-inserted last: the most recent delete
+        tombs.set(key, at);
+      };
+      const drop = (key: string, v: StoredObject, rv?: string) => {
         staged.delete(key);
+        bury(key, laterOf(versionOf(v.object), rv));
         done.push({ op: 'delete', kind: v.kind, namespace: v.namespace, name: v.name });
       };
       for (const o of ops) {
         if (o.op === 'upsert') {
           const key = storeKey(o.kind, o.namespace, o.name);
-          if (isStale(versionOf(o.object), versionOf(staged.get(key)?.object))) continue;
+          const rv = versionOf(o.object);
+          const held = staged.get(key);
+          if (isStale(rv, versionOf(held?.object))) continue;
+          const tomb = held ? undefined : tombs.get(key);
+          if (tomb !== undefined && rv !== undefined && isNewer(tomb, rv)) continue;
           // Through JSON, as SQLite stores it: values JSON cannot hold fail here too.
           const object = JSON.parse(JSON.stringify(o.object));
           staged.set(key, { kind: o.kind, namespace: o.namespace, name: o.name, object });
+          tombs.delete(key);
           done.push({ op: 'upsert', kind: o.kind, namespace: o.namespace, name: o.name, object });
         } else if (o.op === 'delete') {
           const key = storeKey(o.kind, o.namespace, o.name);
           const held = staged.get(key);
-          if (!held) continue;
+          if (!held) {
+            bury(key, o.resourceVersion);
+            continue;
+          }
           if (o.resourceVersion !== undefined && isNewer(versionOf(held.object), o.resourceVersion)) continue;
-          drop(key, held);
+          drop(key, held, o.resourceVersion);
         } else {
           for (const [k, v] of [...staged])
             if ((o.kind === undefined || v.kind === o.kind) && !o.keys.has(k)) drop(k, v);
         }
       }
+      for (const k of tombs.keys()) {
+        if (tombs.size <= MAX_TOMBSTONES) break;
+        tombs.delete(k);
+      }
       objects.clear();
       for (const [k, v] of staged) objects.set(k, v);
+      tombstones.clear();
+      for (const [k, v] of tombs) tombstones.set(k, v);
       pos = { ...next };
       return structuredClone(done);
     },

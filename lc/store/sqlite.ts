@@ -21,7 +21,7 @@ import {
   type StoreOptions,
   storeKey,
 } from './types.ts';
-import { isNewer, isStale, versionOf } from './version.ts';
+import { isNewer, isStale, laterOf, MAX_TOMBSTONES, versionOf } from './version.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   status TEXT NOT NULL, reported_at TEXT NOT NULL, coalesce INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS outbox_key ON outbox (kind, namespace, name);
+CREATE TABLE IF NOT EXISTS tombstones (
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv TEXT NOT NULL,
+  UNIQUE (kind, namespace, name)
+) STRICT;
 CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
   reported_at TEXT NOT NULL, bytes INTEGER NOT NULL, status TEXT, cause TEXT NOT NULL, code TEXT NOT NULL,
@@ -99,8 +103,19 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
       'ON CONFLICT (kind, namespace, name) DO UPDATE SET body = excluded.body',
   );
   const del = db.prepare('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?');
-  const keys = db.prepare('SELECT kind, namespace, name FROM objects');
-  const keysOfKind = db.prepare('SELECT kind, namespace, name FROM objects WHERE kind = ?');
+  const keysRv = db.prepare(
+    "SELECT kind, namespace, name, json_extract(body, '$.metadata.resourceVersion') AS rv FROM objects",
+  );
+  const getTomb = db.prepare('SELECT rv FROM tombstones WHERE kind = ? AND namespace = ? AND name = ?');
+  const delTomb = db.prepare('DELETE FROM tombstones WHERE kind = ? AND namespace = ? AND name = ?');
+  const putTomb = db.prepare('INSERT INTO tombstones (kind, namespace, name, rv) VALUES (?, ?, ?, ?)');
+  const countTombs = db.prepare('SELECT count(*) AS n FROM tombstones');
+  const trimTombs = db.prepare(
+    'DELETE FROM tombstones WHERE id NOT IN (SELECT id FROM tombstones ORDER BY id DESC LIMIT ?)',
+  );
+  const keysRvOfKind = db.prepare(
+    "SELECT kind, namespace, name, json_extract(body, '$.metadata.resourceVersion') AS rv FROM objects WHERE kind = ?",
+  );
   // The stored version, read from the body: no column to migrate in existing stores.
   const heldVersion = db.prepare(
     "SELECT json_extract(body, '$.metadata.resourceVersion') AS rv FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
@@ -192,33 +207,56 @@ export function openSqliteStore(init: SqliteStoreInit): LcStore {
     apply(ops, pos) {
       return tx(() => {
         const done: AppliedOp[] = [];
+        let buried = false;
         // null: no such object; else its version (undefined when it has none).
         const held = (kind: string, namespace: string, name: string) => {
           const r = heldVersion.get(kind, namespace, name) as { rv: unknown } | undefined;
           return r === undefined ? null : { rv: r.rv === null ? undefined : String(r.rv) };
         };
-        const drop = (kind: Kind, namespace: string, name: string) => {
+        const tombOf = (kind: string, namespace: string, name: string) =>
+          (getTomb.get(kind, namespace, name) as { rv: string } | undefined)?.rv;
+        const bury = (kind: string, namespace: string, name: string, rv: string | undefined) => {
+          const at = laterOf(tombOf(kind, namespace, name), rv);
+          if (at === undefined || !/^[0-9]+$/.test(at)) return;
+          delTomb.run(kind, namespace, name); // re-inserted last: the most recent delete
+          putTomb.run(kind, namespace, name, at);
+          buried = true;
+        };
+        const drop = (kind: Kind, namespace: string, name: string, rv: string | undefined) => {
           del.run(kind, namespace, name);
+          bury(kind, namespace, name, rv);
           done.push({ op: 'delete', kind, namespace, name });
         };
         for (const o of ops) {
           if (o.op === 'upsert') {
             const body = JSON.stringify(o.object);
-            if (isStale(versionOf(o.object), held(o.kind, o.namespace, o.name)?.rv)) continue;
+            const rv = versionOf(o.object);
+            const h = held(o.kind, o.namespace, o.name);
+            if (isStale(rv, h?.rv)) continue;
+            const tomb = h === null ? tombOf(o.kind, o.namespace, o.name) : undefined;
+            if (tomb !== undefined && rv !== undefined && isNewer(tomb, rv)) continue;
             upsert.run(o.kind, o.namespace, o.name, body);
+            if (tomb !== undefined) delTomb.run(o.kind, o.namespace, o.name);
             done.push({ ...o, object: JSON.parse(body) as Record<string, unknown> });
           } else if (o.op === 'delete') {
             const h = held(o.kind, o.namespace, o.name);
-            if (h === null) continue;
+            if (h === null) {
+              bury(o.kind, o.namespace, o.name, o.resourceVersion);
+              continue;
+            }
             if (o.resourceVersion !== undefined && isNewer(h.rv, o.resourceVersion)) continue;
-            drop(o.kind, o.namespace, o.name);
+            drop(o.kind, o.namespace, o.name, laterOf(h.rv, o.resourceVersion));
           } else {
-            const rows = (o.kind === undefined ? keys.all() : keysOfKind.all(o.kind)) as unknown as ObjectRow[];
+            const rows = (o.kind === undefined ? keysRv.all() : keysRvOfKind.all(o.kind)) as unknown as Array<
+              ObjectRow & { rv: unknown }
+            >;
             for (const r of rows) {
-              if (!o.keys.has(storeKey(r.kind, r.namespace, r.name))) drop(r.kind as Kind, r.namespace, r.name);
+              if (o.keys.has(storeKey(r.kind, r.namespace, r.name))) continue;
+              drop(r.kind as Kind, r.namespace, r.name, r.rv === null ? undefined : String(r.rv));
             }
           }
         }
+        if (buried && Number((countTombs.get() as { n: number }).n) > MAX_TOMBSTONES) trimTombs.run(MAX_TOMBSTONES);
         setMeta.run('stream', pos.stream ?? '');
         setMeta.run('seq', String(pos.seq));
         return done;

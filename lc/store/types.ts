@@ -102,7 +102,9 @@ export interface LcStore {
    * Applies `ops` in order and records `pos`, atomically: after a crash either all of it is there or
    * none. Version rules, so that the GM link and the edge API fallback can both feed the store: an
    * upsert whose object has the `metadata.resourceVersion` already stored, or an older one, is
-   * skipped (never applied twice, never back to an older version; store/version.ts). Returns the
+   * skipped (never applied twice, never back to an older version; store/version.ts), and so is one
+   * older than the version a deleted object had (the newest MAX_TOMBSTONES deletes are
+   * remembered; the same version may come back, e.g. routed to this node again). Returns the
    * changes made, in order, a `retain` as the deletes it caused.
    */
   apply(ops: StoreOp[], pos: StreamPosition): AppliedOp[];

@@ -31,3 +31,17 @@ export function isNewer(held: string | undefined, other: string): boolean {
   if (held === undefined || !DECIMAL.test(held) || !DECIMAL.test(other)) return false;
   return BigInt(held) > BigInt(other);
 }
+
+/**
+ * Deleted objects whose version the store remembers, most recent last: an upsert older than the
+ * version an object was deleted at is skipped (a lagging source cannot bring it back). Bounded:
+ * the oldest are forgotten; a source that lags by more than this many deletes is not expected.
+ */
+export const MAX_TOMBSTONES = 10_000;
+
+/** The later of two versions (decimal), or whichever is defined. */
+export function laterOf(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return isNewer(b, a) ? b : a;
+}
