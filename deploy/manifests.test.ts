@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { type CommandSpec, resolve } from '../common/cli/command.ts';
+import { lcCommand } from '../lc/command.ts';
 import { meshCommand } from '../mesh/command.ts';
 import { parseConfig } from '../mesh/config.ts';
 
@@ -34,7 +35,7 @@ interface Obj {
 
 const load = (file: string) =>
   JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(import.meta.dirname, file), 'utf8')))) as Obj[];
-const root: CommandSpec = { name: 'fedmesh', summary: '', subcommands: [meshCommand] };
+const root: CommandSpec = { name: 'fedmesh', summary: '', subcommands: [meshCommand, lcCommand] };
 const meshFlags = (c: Container) => resolve(root, c.args).ctx.flags as Record<string, unknown>;
 const pod = (objs: Obj[], kind: string, name: string) => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
@@ -86,6 +87,8 @@ test('deploy: the LC node runs its mesh agent forwarding 127.0.0.1:19000 to @fed
   const f = meshFlags(mesh);
   assert.deepEqual(f.forward, [{ listenHost: '127.0.0.1', listenPort: 19000, service: 'fedmesh-gm' }]);
   assert.equal(f.node, '$(NODENAME)', "the node's one mesh identity");
+  // The LC's own command line parses too (its --mesh-gm flag is the LC's).
+  assert.doesNotThrow(() => resolve(root, container(p, 'lc').args));
   const meshGm = container(p, 'lc').args.find((a) => a.startsWith('--mesh-gm='));
   assert.ok(meshGm, 'the LC has a mesh path');
   const url = new URL(meshGm.slice('--mesh-gm='.length));
