@@ -49,6 +49,15 @@ test('provider choice: healthy first, then direct > punched > relayed > none, th
       in: [c('b', { path: 'relayed', failedAt: now - 1 }), c('a', { path: 'direct', failedAt: now - 2 })],
       want: ['a', 'b'],
     },
+    {
+      name: 'unconnected and not in the last DHT answer (gone for good?) go after the rest',
+      in: [
+        c('gone', { rttMs: 1, listed: false }),
+        c('fresh', { rttMs: 50 }),
+        c('connected-unlisted', { path: 'relayed', listed: false }),
+      ],
+      want: ['connected-unlisted', 'fresh', 'gone'],
+    },
     { name: 'ties by name', in: [c('gm-2'), c('gm-0'), c('gm-1')], want: ['gm-0', 'gm-1', 'gm-2'] },
     { name: 'empty', in: [], want: [] },
   ];

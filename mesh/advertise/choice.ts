@@ -2,10 +2,12 @@
  * Which provider of a service a new connection tries first. Pure, so the order is unit-tested:
  *   1. providers that have not failed in the last SERVICE_FAILURE_PENALTY_MS before those that have
  *      (a provider that just refused or timed out is the last resort, not the first try);
- *   2. the path we already hold: an open direct connection, then a hole-punched one, then a relayed
+ *   2. providers we hold no connection to and that the last DHT answer did not list go after the
+ *      rest (a GM pod deleted for good keeps its record here; its provider record ages out);
+ *   3. the path we already hold: an open direct connection, then a hole-punched one, then a relayed
  *      one, then none (a dial is needed first);
- *   3. the measured round trip (ping, or the last tunnel open), unknown last;
- *   4. the node name, so equal providers are tried in a stable order.
+ *   4. the measured round trip (ping, or the last tunnel open), unknown last;
+ *   5. the node name, so equal providers are tried in a stable order.
  */
 
 /** The path to a provider now: what the cheapest next tunnel would run on. */
@@ -24,6 +26,8 @@ export interface ProviderCandidate {
   rttMs?: number;
   /** `performance.now()` of its last failed attempt, if any. */
   failedAt?: number;
+  /** False when the last DHT lookup that found providers did not list this one. Default: listed. */
+  listed?: boolean;
 }
 
 export function isPenalized(c: ProviderCandidate, now: number, penaltyMs: number): boolean {
@@ -38,6 +42,7 @@ export function rankProviders(
 ): ProviderCandidate[] {
   const key = (c: ProviderCandidate) => [
     isPenalized(c, now, penaltyMs) ? 1 : 0,
+    c.path === 'none' && c.listed === false ? 1 : 0,
     PATH_ORDER.indexOf(c.path),
     c.rttMs ?? Number.POSITIVE_INFINITY,
   ];

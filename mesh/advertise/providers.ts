@@ -89,7 +89,7 @@ export function createServiceProviders(
 ): ServiceProviders {
   const { libp2p, dht, directory } = components;
   const log = components.log.child({ component: 'mesh.advertise' });
-  const wanted = new Map<string, { lastLookup: number; looking?: Promise<void> }>();
+  const wanted = new Map<string, { lastLookup: number; looking?: Promise<void>; listed?: Set<string> }>();
   const rtt = new Map<string, number>();
   const failedAt = new Map<string, number>();
   /** Service name → when we last provided it (or NEGATIVE_INFINITY to provide at the next tick). */
@@ -148,6 +148,7 @@ export function createServiceProviders(
           path: pathOf(record.peerId),
           rttMs: rtt.get(record.peerId),
           failedAt: failedAt.get(record.peerId),
+          listed: wanted.get(service)?.listed?.has(record.peerId) ?? true,
         },
       ];
     });
@@ -191,6 +192,9 @@ export function createServiceProviders(
           ),
       ),
     );
+    // An empty answer says more about the DHT (no peers yet) than about the providers.
+    const w = wanted.get(service);
+    if (w && found.size > 0) w.listed = new Set(found.keys());
     log.debug({ service, found: found.size, dialled: unknown.length }, 'service lookup');
   };
 
