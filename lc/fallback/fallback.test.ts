@@ -256,3 +256,30 @@ test('FallbackError carries a stable code and the HTTP status', () => {
   const e = new FallbackError('ERR_EDGE_API_GONE', 'x', 410);
   assert.deepEqual([e.name, e.code, e.status], ['FallbackError', 'ERR_EDGE_API_GONE', 410]);
 });
+
+test('after a switch from the GM link: objects held at the same or a newer version are not applied again', async () => {
+  let d1: Record<string, unknown> = {};
+  const r = await rig({}, (api) => {
+    d1 = api.put('datasets', 'ns', 'd1', mine);
+    api.put('datasets', 'ns', 'd2', mine);
+  });
+  // What the GM link had delivered: d1 at the endpoint's version, d2 at a newer one than the endpoint has.
+  const d2 = { kind: 'Dataset', metadata: { name: 'd2', namespace: 'ns', resourceVersion: '999', labels: mine } };
+  r.store.apply(
+    [
+      { op: 'upsert', kind: 'Dataset', namespace: 'ns', name: 'd1', object: { ...d1, kind: 'Dataset' } },
+      { op: 'upsert', kind: 'Dataset', namespace: 'ns', name: 'd2', object: d2 },
+    ],
+    { stream: 's', seq: 7 },
+  );
+  r.start();
+  await until('synced', () => r.fallback.status().synced);
+  assert.deepEqual(r.applied, [], 'nothing applied twice, nothing older');
+  assert.equal(
+    (r.store.getObject('Dataset', 'ns', 'd2')?.object.metadata as { resourceVersion: string }).resourceVersion,
+    '999',
+  );
+  assert.deepEqual(r.store.position(), { stream: 's', seq: 7 }, 'the GM stream position is kept for the resume');
+  r.api.put('datasets', 'ns', 'd1', mine, { v: 2 });
+  await until('newer applied', () => r.applied.length === 1);
+});
