@@ -35,6 +35,11 @@ export function targetSelector(node: string): string {
   return targetLabel(node);
 }
 
+/** True when the object carries any target label: the labeler has seen it. */
+export function isLabelled(labels: Record<string, string> | undefined): boolean {
+  return labels !== undefined && Object.keys(labels).some((k) => k.startsWith(TARGET_LABEL_PREFIX));
+}
+
 /** True when `labels` mark the object as targeted at `node`. */
 export function isTargeted(labels: Record<string, string> | undefined, node: string): boolean {
   return labels !== undefined && Object.hasOwn(labels, targetLabel(node));

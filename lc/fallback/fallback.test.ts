@@ -283,3 +283,18 @@ test('after a switch from the GM link: objects held at the same or a newer versi
   r.api.put('datasets', 'ns', 'd1', mine, { v: 2 });
   await until('newer applied', () => r.applied.length === 1);
 });
+
+test('a list never deletes held objects that carry no target label (the labeler has not seen them)', async () => {
+  const r = await rig({}, (api) => api.put('datasets', 'ns', 'd1', mine));
+  const held = (name: string, labels?: Record<string, string>) => ({
+    op: 'upsert' as const,
+    kind: 'Dataset' as const,
+    namespace: 'ns',
+    name,
+    object: { kind: 'Dataset', metadata: { name, namespace: 'ns', resourceVersion: '5', labels } },
+  });
+  r.store.apply([held('unlabelled'), held('moved-away', theirs)], { stream: null, seq: 0 });
+  r.start();
+  await until('synced', () => r.fallback.status().synced);
+  assert.deepEqual(names(r.store), ['Dataset/d1', 'Dataset/unlabelled']);
+});

@@ -7,7 +7,7 @@
  * selector, or an object the labeler just untargeted) are dropped here, or deleted when held.
  */
 import type { Logger } from '../../common/log.ts';
-import { isTargeted, targetSelector } from '../../common/sedna/targets.ts';
+import { isLabelled, isTargeted, targetSelector } from '../../common/sedna/targets.ts';
 import type { Kind } from '../../common/wire/index.ts';
 import { API_VERSION } from '../../crds/constants.ts';
 import { kindDefinition } from '../../crds/kinds.ts';
@@ -117,9 +117,14 @@ export function createReflector(init: ReflectorInit, c: ReflectorComponents): Re
         }
         cont = page.metadata?.continue || undefined;
       } while (cont);
-      // Outside the watched namespace the list says nothing: those objects stay.
-      if (init.namespace !== undefined) {
-        for (const o of c.store.listObjects(kind)) if (o.namespace !== init.namespace) keys.add(keyOf({ metadata: o }));
+      // The list says nothing about objects outside the watched namespace, nor about objects that
+      // carry no target label at all (a GM delivered them before the labeler saw them, or no leader
+      // runs the labeler): those stay. Held objects labelled for any node are judged by the list.
+      for (const o of c.store.listObjects(kind)) {
+        const labels = (o.object.metadata as ObjectShape['metadata'])?.labels;
+        if ((init.namespace !== undefined && o.namespace !== init.namespace) || !isLabelled(labels)) {
+          keys.add(keyOf({ metadata: o }));
+        }
       }
       apply([...kept, { op: 'retain', kind, keys }]);
       rv = listRv;
