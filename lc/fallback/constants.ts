@@ -18,6 +18,13 @@ export const WATCH_TIMEOUT_MAX_S = 300;
  */
 export const WATCH_IDLE_MS = 90_000;
 
+/**
+ * A watch that ends (or is refused with 410) sooner than this after it started (ms) is restarted
+ * only after the backoff: an endpoint that closes every watch at once, or a 410 storm, would
+ * otherwise become a request loop. client-go's reflector backs off its restarts the same way.
+ */
+export const WATCH_MIN_MS = 1000;
+
 /** Retry after an error (ms), doubling up to the max with jitter; 401/403 wait at least AUTH_RETRY_MS. */
 export const FALLBACK_BACKOFF_MIN_MS = 250;
 export const FALLBACK_BACKOFF_MAX_MS = 10_000;

@@ -298,3 +298,16 @@ test('a list never deletes held objects that carry no target label (the labeler 
   await until('synced', () => r.fallback.status().synced);
   assert.deepEqual(names(r.store), ['Dataset/d1', 'Dataset/unlabelled']);
 });
+
+test('watches that end at once are restarted with backoff, not in a loop', async () => {
+  const r = await rig({ backoffMinMs: 100, backoffMaxMs: 400 }, (api) => {
+    api.put('datasets', 'ns', 'd1', mine);
+    api.opts.endWatches = true;
+  });
+  r.start();
+  await until('synced', () => r.fallback.status().synced);
+  await new Promise((res) => setTimeout(res, 1500));
+  const watches = r.api.requests.filter((q) => q.includes('/datasets?') && q.includes('watch=true')).length;
+  // 100 + 200 + 400 + 400 ms (+ jitter) fit in 1.5 s: about 5, never hundreds.
+  assert.ok(watches >= 2 && watches <= 7, `${watches} watch requests`);
+});

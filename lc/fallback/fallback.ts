@@ -14,6 +14,7 @@ import {
   FALLBACK_BACKOFF_MIN_MS,
   REQUEST_TIMEOUT_MS,
   WATCH_IDLE_MS,
+  WATCH_MIN_MS,
   WATCH_TIMEOUT_MAX_S,
   WATCH_TIMEOUT_MIN_S,
   WRITE_RETRY_MS,
@@ -143,7 +144,12 @@ export function createFallback(init: FallbackInit, components: FallbackComponent
   async function reflect(r: Reflector, signal: AbortSignal) {
     let needList = true;
     let delay = backoffMinMs;
+    const wait = async (ms: number) => {
+      await sleep(ms * (1 + random() * 0.2), signal);
+      delay = Math.min(backoffMaxMs, delay * 2);
+    };
     while (!signal.aborted) {
+      let started = performance.now();
       try {
         if (needList) {
           await r.list(signal);
@@ -156,8 +162,8 @@ export function createFallback(init: FallbackInit, components: FallbackComponent
           }
         }
         lastError = undefined;
+        started = performance.now();
         const ended = await r.watch(signal);
-        delay = backoffMinMs;
         if (ended === 'gone') {
           needList = true;
           counts.gone++;
@@ -170,19 +176,20 @@ export function createFallback(init: FallbackInit, components: FallbackComponent
           needList = true;
           counts.gone++;
           m.restarts.inc(1, { reason: 'gone' });
-          continue;
-        }
-        if (err instanceof FallbackError && err.code === 'ERR_EDGE_API_IDLE') {
+        } else if (err instanceof FallbackError && err.code === 'ERR_EDGE_API_IDLE') {
           counts.idle++;
           m.restarts.inc(1, { reason: 'idle' });
           log.info({ kind: r.kind }, 'edge api watch idle, watching again');
+        } else {
+          const code = failed(err, { kind: r.kind });
+          await wait(code === 'ERR_EDGE_API_AUTH' ? Math.max(AUTH_RETRY_MS, delay) : delay);
           continue;
         }
-        const code = failed(err, { kind: r.kind });
-        const wait = code === 'ERR_EDGE_API_AUTH' ? Math.max(AUTH_RETRY_MS, delay) : delay;
-        await sleep(wait * (1 + random() * 0.2), signal);
-        delay = Math.min(backoffMaxMs, delay * 2);
       }
+      // A watch that ends (or is refused with 410) at once, again and again, must not become a
+      // request loop: such restarts back off; a watch that lasted resets the backoff.
+      if (performance.now() - started < WATCH_MIN_MS) await wait(delay);
+      else delay = backoffMinMs;
     }
   }
 

@@ -27,6 +27,8 @@ export interface FakeEdgeApi {
     failWith?: number;
     /** Watches open but never send anything. */
     silentWatches?: boolean;
+    /** Watches end at once, empty (an endpoint that does not really watch). */
+    endWatches?: boolean;
     /** Status PUTs answered with this status. */
     statusWrites?: number;
   };
@@ -75,6 +77,10 @@ export async function startFakeEdgeApi(): Promise<FakeEdgeApi> {
     if (name === undefined && u.searchParams.get('watch') === 'true') {
       const from = Number(u.searchParams.get('resourceVersion') ?? rv);
       if (from < oldest) return send(res, 410, statusBody(410, 'Expired'));
+      if (opts.endWatches) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end();
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
       const w = { plural, selector, res };
