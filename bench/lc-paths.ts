@@ -158,7 +158,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       await sleep(1000);
       const got = storedRv(lc);
       if (got < want) lost++;
-      log(`round ${i}: mesh ${m}s, fallback start ${toFallbackStart.at(-1)}s, back ${b}s`);
+      log(
+        `round ${i}: mesh ${m}s, fallback start ${toFallbackStart.at(-1)}s, back ${b}s, version ${got} (latest ${want})`,
+      );
     }
     ac.abort();
     await writer;
@@ -197,7 +199,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 }
 
 function storedRv(lc: Lc): number {
-  const o = lc.store.getObject('Dataset', 'bench-paths', 'ds') as
+  const o = lc.store.getObject('Dataset', 'bench-paths', 'ds')?.object as
     | { metadata?: { resourceVersion?: string } }
     | undefined;
   return Number(o?.metadata?.resourceVersion ?? 0);

@@ -141,7 +141,8 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     (init.fallback
       ? createFallback(
           { ...init.fallback, node: init.node },
-          { store, log, registry, applied: (ops) => host.applied(ops) },
+          // Through the observer: the managers, the applied counter and test hooks see its changes too (seq 0).
+          { store, log, registry, applied: (ops) => observer.applied?.(ops, 0) },
         )
       : undefined);
   const pathActive = registry.gauge(

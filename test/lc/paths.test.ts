@@ -1,0 +1,257 @@
+/**
+ * LC paths on a real network (issue 14): real processes in network namespaces — a GM replica on
+ * the real control plane with its mesh sidecar advertising `fedmesh-gm`, a relay, and an edge node
+ * behind a NAT running its mesh agent (`--forward 127.0.0.1:19000=@fedmesh-gm`) and `fedmesh lc`
+ * with both paths. Cuts drop packets with nftables in the edge node (no RST, no FIN).
+ *
+ *   pub   r1 (relay), c (GM replica: hub 0.0.0.0:9000; mesh advertises fedmesh-gm → 9000),
+ *         the root namespace (API server)
+ *   lanb  b1 (mesh agent with the forward; LC: --gm ws://c:9000/ --mesh-gm ws://127.0.0.1:19000/)
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sleep } from '../../common/async.ts';
+import { createKubeRest } from '../../common/kube/rest.ts';
+import { installCrds } from '../../crds/install.ts';
+import type { Host } from '../../netlab/index.ts';
+import { startControlPlane } from '../envtest/index.ts';
+import { create, mergePatch, nodeToken } from '../hub/helpers.ts';
+import { createMeshLab, until } from '../mesh/harness.ts';
+
+const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
+const HUB_PORT = 9000;
+const FWD_PORT = 19000;
+const LC_HTTP = '127.0.0.1:9200';
+const NODE = 'edge-1';
+
+interface LcStatusJson {
+  path: string;
+  pathSwitches: number;
+  connected: boolean;
+  pathsDown: string[];
+}
+
+async function lcGet<T>(b1: Host, path: string): Promise<T | undefined> {
+  const r = await b1.exec('curl', ['-fsS', '-m', '2', `http://${LC_HTTP}${path}`]);
+  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
+}
+
+/** Drops every packet between b1 and `peer` (tcp port `port`, or all), both ways, in b1. */
+async function drop(b1: Host, name: string, match: string) {
+  await b1.exec('nft', ['add', 'table', 'inet', 'cuts']);
+  for (const [chain, hook] of [
+    ['in', 'input'],
+    ['out', 'output'],
+  ] as const) {
+    await b1.exec('nft', ['add', 'chain', 'inet', 'cuts', chain, `{ type filter hook ${hook} priority 0; }`]);
+  }
+  const [outMatch, inMatch] = match.split('|') as [string, string];
+  const a = await b1.exec('nft', [
+    'add',
+    'rule',
+    'inet',
+    'cuts',
+    'out',
+    ...outMatch.split(' '),
+    'drop',
+    'comment',
+    `"${name}"`,
+  ]);
+  const b = await b1.exec('nft', [
+    'add',
+    'rule',
+    'inet',
+    'cuts',
+    'in',
+    ...inMatch.split(' '),
+    'drop',
+    'comment',
+    `"${name}"`,
+  ]);
+  assert.equal(a.code + b.code, 0, `nft: ${a.stderr}${b.stderr}`);
+}
+
+async function heal(b1: Host) {
+  await b1.exec('nft', ['delete', 'table', 'inet', 'cuts']);
+}
+
+test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct back → direct; everything cut → serves from its store, reports wait; restored → reconnects, catches up, reports land', async (t) => {
+  const m = await createMeshLab({ nodes: ['r1', 'c', 'b1'], mapping: 'endpoint-independent' });
+  t.after(() => m.destroy());
+  const root = await m.lab.attachRoot('pub', '198.18.0.254/24');
+  const plane = await startControlPlane({ bindAddress: root.ip });
+  t.after(() => plane.stop());
+  await installCrds(plane.kubeConfig());
+  const rest = await createKubeRest(plane.kubeConfig());
+  t.after(() => rest.close());
+  const ns = 'lc-paths';
+  await rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
+  const tokenFile = join(m.dir, 'token');
+  writeFileSync(tokenFile, await nodeToken(rest, ns, NODE));
+
+  // The cloud node: a GM replica (hub only) and its mesh sidecar advertising the hub.
+  const c = m.host('c');
+  const gm = c.spawn({
+    name: 'gm c',
+    cmd: process.execPath,
+    args: [
+      CLI,
+      'gm',
+      '--kubeconfig',
+      plane.kubeconfigPath,
+      '--id',
+      'c',
+      '--lease-namespace',
+      ns,
+      '--http-listen',
+      '127.0.0.1:8080',
+      '--readyz',
+      'replica',
+      '--ws-listen',
+      `0.0.0.0:${HUB_PORT}`,
+      '--no-operators',
+    ],
+    logFile: join(m.dir, 'gm.log'),
+  });
+  t.after(() => gm.stop('SIGKILL'));
+  const r1 = await m.start('r1', { relays: ['r1'] });
+  await m.start('c', { config: m.config(['r1'], { advertise: [{ name: 'fedmesh-gm', port: HUB_PORT }] }) });
+  await m.start('b1', { relays: ['r1'], forwards: [`127.0.0.1:${FWD_PORT}=@fedmesh-gm`] });
+
+  // The Dataset's index on the node: the LC counts its lines and reports them (an upstream report
+  // that must land whatever the path, or wait in the outbox while there is none).
+  const rootfs = join(m.dir, 'rootfs');
+  mkdirSync(join(rootfs, 'data'), { recursive: true });
+  const index = join(rootfs, 'data', 'index.txt');
+  writeFileSync(index, 'sample-0\n');
+  let lines = 1;
+  const addSample = () => appendFileSync(index, `sample-${lines++}\n`);
+  const samples = async () =>
+    (
+      (await rest.request('GET', `/apis/sedna.io/v1alpha1/namespaces/${ns}/datasets/ds`)) as {
+        status?: { numberOfSamples?: number };
+      }
+    ).status?.numberOfSamples;
+  const counted = (what: string, ms = 20_000) =>
+    until(`${what}: ${lines} samples in the API`, async () => ((await samples()) === lines ? true : undefined), ms);
+
+  // The edge node's LC: direct first, the mesh forward second; no fallback here.
+  const b1 = m.host('b1');
+  const lc = b1.spawn({
+    name: 'lc b1',
+    cmd: process.execPath,
+    args: [
+      CLI,
+      'lc',
+      '--node',
+      NODE,
+      '--gm',
+      `ws://${m.addr('c')}:${HUB_PORT}/`,
+      '--mesh-gm',
+      `ws://127.0.0.1:${FWD_PORT}/`,
+      '--http-listen',
+      LC_HTTP,
+      '--state-dir',
+      join(m.dir, 'lc-state'),
+      '--token-file',
+      tokenFile,
+      '--edge-api',
+      'off',
+      '--path-probe-period',
+      '2s',
+      '--rootfs',
+      rootfs,
+    ],
+    logFile: join(m.dir, 'lc.log'),
+  });
+  t.after(() => lc.stop('SIGKILL'));
+  const status = () => lcGet<LcStatusJson>(b1, '/fedmesh/status');
+  const onPath = (path: string, ms: number) =>
+    until(`the LC on ${path}`, async () => ((await status())?.path === path ? true : undefined), ms);
+  await onPath('direct', 60_000);
+
+  // One Dataset of this node, changed at every step: its resourceVersion must reach the LC.
+  await create(rest, ns, 'Dataset', {
+    metadata: { name: 'ds' },
+    spec: { url: '/data/index.txt', format: 'txt', nodeName: NODE },
+  });
+  const change = async (n: number) => {
+    const r = (await mergePatch(rest, ns, 'Dataset', 'ds', { metadata: { annotations: { step: String(n) } } })) as {
+      metadata: { resourceVersion: string };
+    };
+    return r.metadata.resourceVersion;
+  };
+  const held = async () =>
+    (await lcGet<{ items: Array<{ name: string; resourceVersion?: string }> }>(b1, '/fedmesh/objects'))?.items.find(
+      (o) => o.name === 'ds',
+    )?.resourceVersion;
+  const reaches = (rv: string, what: string, ms = 15_000) =>
+    until(
+      `${what}: version ${rv} at the LC`,
+      async () => (Number((await held()) ?? 0) >= Number(rv) ? true : undefined),
+      ms,
+    );
+  await reaches(await change(0), 'on direct');
+  await counted('the first count, on direct', 30_000);
+
+  // Direct cut by dropping packets: the LC heartbeat notices, the mesh tunnel serves.
+  await drop(
+    b1,
+    'direct',
+    `ip daddr ${m.addr('c')} tcp dport ${HUB_PORT}|ip saddr ${m.addr('c')} tcp sport ${HUB_PORT}`,
+  );
+  const cutAt = performance.now();
+  const rv1 = await change(1);
+  await onPath('mesh', 15_000);
+  await reaches(rv1, 'through the mesh');
+  addSample();
+  await counted('a report through the mesh');
+  t.diagnostic(`direct cut → change applied through the mesh in ${Math.round(performance.now() - cutAt)} ms`);
+  const s1 = await status();
+  assert.deepEqual(s1?.pathsDown, ['direct']);
+
+  // The relay dies: whatever route the tunnel used, changes keep reaching the LC through the mesh.
+  r1.proc.signal('SIGKILL');
+  await reaches(await change(2), 'with the relay gone', 30_000);
+
+  // Direct restored: the next probe (every 2 s) takes the LC back.
+  await heal(b1);
+  const healedAt = performance.now();
+  await onPath('direct', 10_000);
+  t.diagnostic(`direct restored → back on direct in ${Math.round(performance.now() - healedAt)} ms`);
+  await reaches(await change(3), 'back on direct');
+
+  // Everything cut: no path; the LC keeps serving its store (objects, readiness).
+  await drop(b1, 'all', 'oifname != "lo"|iifname != "lo"');
+  await until('no path', async () => ((await status())?.path === 'none' ? true : undefined), 15_000);
+  const rv4 = await change(4);
+  await sleep(1000);
+  assert.ok(Number(await held()) < Number(rv4), 'nothing reaches the LC');
+  assert.ok((await held()) !== undefined, 'the LC still serves its stored objects');
+  const ready = await b1.exec('curl', ['-fsS', '-m', '2', `http://${LC_HTTP}/readyz`]);
+  assert.equal(ready.code, 0);
+  addSample();
+  addSample(); // counted and reported while no path is up: waits in the outbox
+  await until(
+    'the report waiting in the outbox',
+    async () => {
+      const st = await lcGet<{ outboxReports: number }>(b1, '/fedmesh/status');
+      return st && st.outboxReports > 0 ? true : undefined;
+    },
+    10_000,
+  );
+
+  // Restored: it reconnects and catches up.
+  await heal(b1);
+  await until('a path again', async () => ((await status())?.connected ? true : undefined), 30_000);
+  await reaches(rv4, 'after the restore', 30_000);
+  await counted('the outbox drained after the restore');
+  const metrics = await b1.exec('curl', ['-fsS', '-m', '2', `http://${LC_HTTP}/metrics`]);
+  assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="direct",to="mesh"\} [1-9]/m);
+  assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="mesh",to="direct"\} [1-9]/m);
+  assert.match(metrics.stdout, /^fedmesh_lc_path_active\{path="(direct|mesh)"\} 1$/m);
+  const logs = await b1.exec('cat', [join(m.dir, 'lc.log')]);
+  assert.match(logs.stdout, /"msg":"path switched"/);
+});
