@@ -196,7 +196,8 @@ export const lcCommand = command({
     },
     'edge-api-insecure': { description: 'https:// edge API without verifying its certificate', type: 'boolean' },
     'edge-api-writes': {
-      description: 'write status reports through the edge API: auto (stop when it refuses writes: 403/405/501), on, off',
+      description:
+        'write status reports through the edge API: auto (stop when it refuses writes: 403/405/501), on, off',
       value: 'MODE',
       default: 'auto',
       parse: parseWrites,
