@@ -19,7 +19,7 @@ import type { DnsCache } from './cache.ts';
 import type { ClusterZone, LocalAnswer } from './cluster.ts';
 import { CLASSIC_UDP_SIZE, MAX_UDP_ANSWER } from './constants.ts';
 import type { DnsMetrics } from './metrics.ts';
-import { normalizeName } from './names.ts';
+import { encodable, normalizeName } from './names.ts';
 import { ednsOpt, type Forwarder } from './upstream.ts';
 
 export type Transport = 'udp' | 'tcp';
@@ -160,9 +160,10 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
     let rcode: number | undefined;
     if (opcode !== 0) rcode = RCODE.NOTIMP;
     else if (!q || query.questions?.length !== 1) rcode = RCODE.FORMERR;
+    else if (!encodable(q.name)) rcode = RCODE.FORMERR;
     else if (q.class !== 'IN') rcode = RCODE.NOTIMP;
     if (rcode !== undefined || !q) {
-      if (rcode === RCODE.FORMERR) c.metrics.malformed(transport, 'questions');
+      if (rcode === RCODE.FORMERR) c.metrics.malformed(transport, 'question');
       c.metrics.query(q?.type ?? 'none', RCODE_NAME[rcode ?? 1] as string, transport);
       return errorReply(msg, rcode ?? RCODE.FORMERR);
     }

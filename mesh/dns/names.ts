@@ -20,6 +20,19 @@ export type ClusterName =
 
 const PROTOCOLS: Record<string, Protocol> = { _tcp: 'TCP', _udp: 'UDP', _sctp: 'SCTP' };
 
+/**
+ * True when `name` (as decoded) encodes back to the same wire name: no empty label, labels of at
+ * most 63 bytes, 253 in all. A decoded label holding a dot or bytes that are not UTF-8 would not,
+ * and the answer would carry a different or broken name.
+ */
+export function encodable(name: string): boolean {
+  if (name === '.' || name === '') return true;
+  const n = name.replace(/\.$/, '');
+  if (Buffer.byteLength(n) > 253 || n.includes('\uFFFD')) return false;
+  for (const label of n.split('.')) if (label === '' || Buffer.byteLength(label) > 63) return false;
+  return true;
+}
+
 /** Lower case, no trailing dot. */
 export function normalizeName(name: string): string {
   return name.replace(/\.$/, '').toLowerCase();

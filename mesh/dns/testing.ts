@@ -163,20 +163,19 @@ export interface StubUpstream {
 export async function stubUpstream(
   answer: (q: DecodedPacket, tcp: boolean) => Packet | undefined,
 ): Promise<StubUpstream> {
-  const udp = createSocket('udp4');
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
-  const port = (udp.address() as AddressInfo).port;
   const queries: StubUpstream['queries'] = [];
-  const reply = (q: DecodedPacket, tcp: boolean): Buffer | undefined => {
+  const reply = (bytes: Buffer, tcp: boolean): Buffer | undefined => {
+    let q: DecodedPacket;
+    try {
+      q = decode(bytes);
+    } catch {
+      return undefined;
+    }
     const qq = q.questions?.[0];
     if (qq) queries.push({ name: qq.name, type: qq.type, tcp });
     const a = answer(q, tcp);
     return a ? encode({ type: 'response', id: q.id, questions: q.questions, ...a }) : undefined;
   };
-  udp.on('message', (m, rinfo) => {
-    const out = reply(decode(m), false);
-    if (out) udp.send(out, rinfo.port, rinfo.address);
-  });
   const conns = new Set<import('node:net').Socket>();
   const tcp: Server = createServer((s) => {
     conns.add(s);
@@ -185,7 +184,7 @@ export async function stubUpstream(
     s.on('data', (c) => {
       buf = Buffer.concat([buf, c]);
       while (buf.length >= 2 && buf.length >= buf.readUInt16BE(0) + 2) {
-        const out = reply(decode(buf.subarray(2, buf.readUInt16BE(0) + 2)), true);
+        const out = reply(buf.subarray(2, buf.readUInt16BE(0) + 2), true);
         buf = buf.subarray(buf.readUInt16BE(0) + 2);
         if (out) {
           const len = Buffer.alloc(2);
@@ -196,7 +195,25 @@ export async function stubUpstream(
     });
     s.on('error', () => {});
   });
-  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
+  // UDP and TCP on one port: a port free for UDP may be taken for TCP (by any socket), then try another.
+  let udp = createSocket('udp4');
+  let port = 0;
+  for (let attempt = 0; ; attempt++) {
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    port = (udp.address() as AddressInfo).port;
+    const bound = await new Promise<boolean>((r) => {
+      tcp.once('error', () => r(false));
+      tcp.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (bound) break;
+    udp.close();
+    if (attempt > 10) throw new Error('no port free for both UDP and TCP');
+    udp = createSocket('udp4');
+  }
+  udp.on('message', (m, rinfo) => {
+    const out = reply(m, false);
+    if (out) udp.send(out, rinfo.port, rinfo.address);
+  });
   return {
     port,
     queries,

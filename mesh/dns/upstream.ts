@@ -19,6 +19,7 @@ import {
 } from 'dns-packet';
 import { FedmeshError } from '../../common/errors.ts';
 import { EDNS_UDP_SIZE } from './constants.ts';
+import { encodable } from './names.ts';
 
 export interface Upstream {
   host: string;
@@ -217,6 +218,11 @@ export function createForwarder(init: ForwarderInit, onFailure: UpstreamFailure 
         const rcode = (p.flags ?? 0) & 0xf;
         if (rcode === RCODE_SERVFAIL || rcode === RCODE_REFUSED || rcode === RCODE_NOTIMP) {
           onFailure(label(u), rcode === RCODE_SERVFAIL ? 'servfail' : rcode === RCODE_REFUSED ? 'refused' : 'notimp');
+          continue;
+        }
+        const records = [...(p.answers ?? []), ...(p.authorities ?? []), ...(p.additionals ?? [])];
+        if (!records.every((r) => encodable(r.name))) {
+          onFailure(label(u), 'malformed');
           continue;
         }
         preferred = index;
