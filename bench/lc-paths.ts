@@ -19,6 +19,9 @@
  *   Baseline for the switch: Sedna's LC redials its one address every 5 s and has no second path.
  *   npm run -s bench -- lc-paths [ROUNDS]   (default 10)
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { sleep } from '../common/async.ts';
 import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
@@ -27,8 +30,10 @@ import { startControlPlane } from '../controlplane/index.ts';
 import { LINK_HEARTBEAT_INTERVAL_MS, PATH_PROBE_PERIOD_MS } from '../lc/constants.ts';
 import { createLc, type Lc } from '../lc/index.ts';
 import { type Blackhole, blackhole } from '../lc/paths/testing.ts';
+import type { Envtest } from '../test/envtest/index.ts';
 import { startReplica } from '../test/gm/replicas.ts';
 import { create, HUB_ONLY, mergePatch, nodeToken, objectsUrl, until } from '../test/hub/helpers.ts';
+import { applyStatusPolicy, lcApiToken } from '../test/lc/fallback-helpers.ts';
 import { quantile, round } from './stats.ts';
 
 const log = (m: string) => process.stderr.write(`lc-paths bench: ${m}\n`);
@@ -59,6 +64,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       () => direct.close(),
       () => mesh.close(),
     );
+    // The fallback's identity as deploy/lc-status-policy.yaml grants it (a ServiceAccount token bound
+    // to a pod on the node). The object carries its node's target label, as the GM leader's labeler
+    // would set it (the replica here runs the hub only).
+    const dir = mkdtempSync(join(tmpdir(), 'fedmesh-bench-paths-'));
+    stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+    await applyStatusPolicy({ kubeConfig: () => plane.kubeConfig() } as Envtest, { after: () => {} } as never, ns);
+    const apiTokenFile = join(dir, 'api-token');
+    writeFileSync(apiTokenFile, await lcApiToken(rest, ns, NODE));
     await create(rest, ns, 'Dataset', {
       metadata: { name: 'ds', labels: { [targetLabel(NODE)]: 'true' } },
       spec: { url: '/data/index.txt', format: 'txt', nodeName: NODE },
@@ -71,7 +84,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         node: NODE,
         endpoints: [direct.url],
         meshEndpoints: [mesh.url],
-        fallback: { url: plane.server, insecure: true },
+        fallback: { url: plane.server, caFile: join(plane.dir, 'ca.crt'), tokenFile: apiTokenFile },
         rootfs: '/nonexistent',
       },
       {
