@@ -54,3 +54,9 @@ export const TCP_MAX_INFLIGHT = 32;
 
 /** Forwards in flight in total; more are answered SERVFAIL at once rather than queued without bound. */
 export const MAX_FORWARDS_INFLIGHT = 1024;
+
+/**
+ * UDP receive buffer asked for, bytes: a burst of queries waits in the kernel instead of being
+ * dropped there before the rate limit sees it (the kernel caps it at net.core.rmem_max).
+ */
+export const UDP_RECV_BUFFER = 1 << 20;

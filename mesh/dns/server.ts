@@ -9,7 +9,7 @@ import { type AddressInfo, createServer, isIPv6, type Server, type Socket } from
 import type { Logger } from '../../common/log.ts';
 import { createRegistry, type Registry } from '../../common/metrics.ts';
 import { guardListener, type ListenerLimits } from '../../common/net/guard.ts';
-import { MAX_TCP_QUERY, TCP_IDLE_MS, TCP_MAX_INFLIGHT } from './constants.ts';
+import { MAX_TCP_QUERY, TCP_IDLE_MS, TCP_MAX_INFLIGHT, UDP_RECV_BUFFER } from './constants.ts';
 import { errorReply, type QueryHandler } from './handler.ts';
 import type { DnsMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimit.ts';
@@ -38,7 +38,7 @@ interface Deps {
 
 function bindUdp(l: Listen, d: Deps): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
-    const sock = createSocket({ type: isIPv6(l.host) ? 'udp6' : 'udp4' });
+    const sock = createSocket({ type: isIPv6(l.host) ? 'udp6' : 'udp4', recvBufferSize: UDP_RECV_BUFFER });
     sock.once('error', reject);
     sock.bind(l.port, l.host, () => {
       sock.off('error', reject);

@@ -224,3 +224,38 @@ export async function stubUpstream(
     },
   };
 }
+
+/**
+ * Sends `count` copies of `msg` from `from` (UDP) in batches between event-loop turns (a flood at
+ * the rate the loop allows, not one burst larger than the kernel's socket buffer), while a second
+ * source `other` asks once every `otherEvery` batches (default 10), below any limit a test sets. Resolves with how many each got answered.
+ */
+export async function floodFrom(
+  port: number,
+  msg: Buffer,
+  o: { count: number; batch?: number; from?: string; other?: string; otherEvery?: number },
+): Promise<{ flood: number; other: number; otherAsked: number }> {
+  const bind = async (host: string) => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, host, () => r()));
+    return s;
+  };
+  const a = await bind(o.from ?? '127.0.0.1');
+  const b = await bind(o.other ?? '127.0.0.2');
+  const got = { flood: 0, other: 0, otherAsked: 0 };
+  a.on('message', () => got.flood++);
+  b.on('message', () => got.other++);
+  const batch = o.batch ?? 20;
+  for (let sent = 0, n = 0; sent < o.count; sent += batch, n++) {
+    for (let i = 0; i < batch && sent + i < o.count; i++) a.send(msg, port, '127.0.0.1');
+    if (n % (o.otherEvery ?? 10) === 0) {
+      b.send(msg, port, '127.0.0.1');
+      got.otherAsked++;
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  a.close();
+  b.close();
+  return got;
+}
