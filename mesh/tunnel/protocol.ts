@@ -2,7 +2,8 @@
  * The `/fedmesh/tunnel/1.0.0` header: the first message on a tunnel stream (u32 length + JSON),
  * answered by one reply; then both sides speak session frames (session/codec.ts).
  *
- *   open    {v:1, op:"open",   session, node, host, port}   start a session to host:port on node
+ *   open    {v:1, op:"open",   session, node, host, port, proto?}   start a session to host:port on node
+ *                                                      (proto "udp": length-prefixed datagrams)
  *   resume  {v:1, op:"resume", session, received}           continue a session on a new path
  *   reply   {v:1, ok:true, received} | {v:1, ok:false, reason, message}
  *
@@ -27,6 +28,8 @@ export const OpenSchema = Type.Object(
     node: NodeNameSchema,
     host: Type.String({ minLength: 1, maxLength: 253 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    /** `udp`: datagrams framed on the stream (datagram.ts); absent: a TCP byte stream. */
+    proto: Type.Optional(Type.Literal('udp')),
   },
   strict,
 );

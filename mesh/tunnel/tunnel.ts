@@ -21,6 +21,7 @@ import type { Directory } from '../records/directory.ts';
 import type { RecordService } from '../records/records.ts';
 import { MessageReadError, readMessage, writeMessage } from '../stream-io.ts';
 import type { Dialer, Route } from '../transport/dial.ts';
+import { connectUdp, spliceDatagrams } from './datagram.ts';
 import { decodeReply, decodeRequest, encodeJson, type TunnelReply } from './protocol.ts';
 import { type SessionInit, type SessionStats, TunnelSession } from './session/session.ts';
 import type { TargetPolicy } from './targets.ts';
@@ -51,6 +52,8 @@ export interface OpenTunnelOptions {
   node: string;
   host: string;
   port: number;
+  /** `udp`: the responder sends each length-prefixed datagram (datagram.ts) to host:port over UDP. Default TCP. */
+  proto?: 'udp';
   signal?: AbortSignal;
 }
 
@@ -237,9 +240,9 @@ export function createTunnelService(init: TunnelServiceInit, components: TunnelS
       await refuse('malformed', 'session id in use');
       return;
     }
-    let socket: Socket;
+    let socket: Socket | Awaited<ReturnType<typeof connectUdp>>;
     try {
-      socket = await connectTarget(req.host, req.port);
+      socket = req.proto === 'udp' ? await connectUdp(req.host, req.port) : await connectTarget(req.host, req.port);
     } catch (err) {
       await refuse('dial-failed', `${req.host}:${req.port}: ${(err as Error).message}`);
       return;
@@ -247,7 +250,7 @@ export function createTunnelService(init: TunnelServiceInit, components: TunnelS
     const info: TunnelInfo = {
       id: req.session,
       node: from ?? peer,
-      target: `${req.host}:${req.port}`,
+      target: `${req.proto === 'udp' ? 'udp:' : ''}${req.host}:${req.port}`,
       direction: 'inbound',
       route: dialer.route(conn),
       resumes: 0,
@@ -270,11 +273,13 @@ export function createTunnelService(init: TunnelServiceInit, components: TunnelS
       await writeMessage(stream, encodeJson({ v: 1, ok: true, received: 0 }));
     } catch (err) {
       session.abort(err as Error);
-      socket.destroy();
+      if ('destroy' in socket) socket.destroy();
+      else socket.close();
       return;
     }
     session.attach(stream, 0);
-    splice(socket, session);
+    if ('destroy' in socket) splice(socket, session);
+    else spliceDatagrams(socket, session.duplex);
     log.info({ tunnel: info.id, from, target: info.target, route: info.route }, 'tunnel accepted');
   };
 
@@ -292,7 +297,15 @@ export function createTunnelService(init: TunnelServiceInit, components: TunnelS
         try {
           opened = await request(
             peer,
-            { v: 1, op: 'open', session: id, node: opts.node, host: opts.host, port: opts.port },
+            {
+              v: 1,
+              op: 'open',
+              session: id,
+              node: opts.node,
+              host: opts.host,
+              port: opts.port,
+              ...(opts.proto === 'udp' ? { proto: 'udp' as const } : {}),
+            },
             signal,
           );
         } catch (err) {
@@ -310,7 +323,7 @@ export function createTunnelService(init: TunnelServiceInit, components: TunnelS
       const info: TunnelInfo = {
         id,
         node: opts.node,
-        target: `${opts.host}:${opts.port}`,
+        target: `${opts.proto === 'udp' ? 'udp:' : ''}${opts.host}:${opts.port}`,
         direction: 'outbound',
         route: dialer.route(conn),
         resumes: 0,
