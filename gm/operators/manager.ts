@@ -13,7 +13,7 @@ import { jointInferenceReconciler } from './reconcilers/jointinference.ts';
 import { lifelongLearningReconciler } from './reconcilers/lifelong.ts';
 import { controllerOf, type KubeObject, keyOf, RESOURCES, type ResourceType } from './resources.ts';
 import { uidLabel } from './sedna.ts';
-import { TARGET_LABELS, targetLabeler } from './targets.ts';
+import { targetRouter, withTargetLabels } from './targets.ts';
 import type { Caches, Reconciler, ReconcilerDeps, WorkerConfig } from './types.ts';
 import { createWriter } from './writer.ts';
 
@@ -106,10 +106,12 @@ export function createManager(init: ManagerInit, c: OperatorsComponents) {
       incrementalLearningReconciler(deps),
       lifelongLearningReconciler(deps),
     ];
-    // Per-node target labels from the hub's routes, for LCs listing through an edge API (targets.ts).
-    const labeler = targetLabeler({ caches, writer }, (key) => queue.add(key));
-    list.push(labeler.reconciler);
-    const reconcilers = new Map(list.map((r) => [r.kind as string, r]));
+    // Per-node target labels from the hub's routes, for LCs listing through an edge API (targets.ts):
+    // written first in each object's own reconcile.
+    const router = targetRouter(caches, (key) => queue.add(key));
+    const reconcilers = new Map(
+      list.map((r) => [r.kind as string, withTargetLabels(r, { caches, writer, router, log })]),
+    );
 
     // Events only say which key to look at; reconcilers read the current state themselves.
     const enqueue = (kind: string, obj: KubeObject) => queue.add(`${kind}/${keyOf(obj)}`);
@@ -230,12 +232,7 @@ export function createManager(init: ManagerInit, c: OperatorsComponents) {
               'operator caches synced; starting workers',
             );
             const resync = setInterval(() => {
-              for (const kind of PRIMARIES) {
-                for (const o of caches[kind].list()) {
-                  enqueue(kind, o);
-                  queue.add(`${TARGET_LABELS}/${kind}/${keyOf(o)}`);
-                }
-              }
+              for (const kind of PRIMARIES) for (const o of caches[kind].list()) enqueue(kind, o);
             }, init.resyncMs);
             try {
               await Promise.all(Array.from({ length: init.workers }, () => worker(signal)));

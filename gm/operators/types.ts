@@ -20,8 +20,7 @@ export interface ReconcileResult {
  * backoff; throwing a TerminalError logs and stops retrying it until its next change.
  */
 export interface Reconciler {
-  /** A Sedna kind, or `TargetLabels` (targets.ts: keys are `Kind/namespace/name`). */
-  readonly kind: KindName | 'TargetLabels';
+  readonly kind: KindName;
   /** `key` is `namespace/name` of an object of `kind`. */
   reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult>;
 }
