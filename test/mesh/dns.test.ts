@@ -11,6 +11,7 @@ import type { DecodedPacket, RecordType } from 'dns-packet';
 import { createKubeRest, type KubeRest } from '../../common/kube/rest.ts';
 import { createLogger } from '../../common/log.ts';
 import { createRegistry, type Registry } from '../../common/metrics.ts';
+import { createServiceAgent } from '../../mesh/dns/agent.ts';
 import { createDnsResolver, type DnsResolverInit, reverseName } from '../../mesh/dns/index.ts';
 import { floodFrom, query, queryBytes, rcodeOf, type StubUpstream, stubUpstream } from '../../mesh/dns/testing.ts';
 import { createServiceCatalog } from '../../mesh/services/index.ts';
@@ -166,4 +167,33 @@ test('a query flood from one source is rate-limited while another source is stil
   assert.ok(got.flood < 200, `the flood was cut to its rate (${got.flood} of 2000 answered)`);
   const limited = Number(/fedmesh_mesh_dns_rate_limited_total\{transport="udp"\} (\d+)/.exec(registry.render())?.[1]);
   assert.ok(limited >= 1800, `dropped queries counted (${limited})`);
+});
+
+test('the node agent from its config sections: a kubeconfig file, one namespace, the cluster domain', async (t) => {
+  const ns = await env.namespace(t);
+  const agent = await createServiceAgent(
+    {
+      services: { kubeconfig: env.plane.kubeconfigPath, namespace: ns, clusterDomain: 'Cluster.Example.' },
+      dns: { listen: ['127.0.0.1:0'], upstreams: [], rateLimit: false },
+    },
+    { log },
+  );
+  assert.ok(agent?.catalog && agent.resolver);
+  const ac = new AbortController();
+  const running = agent.start(ac.signal);
+  t.after(async () => {
+    ac.abort();
+    await running;
+  });
+  await agent.ready;
+  const [l] = await agent.resolver.ready;
+  const port = (l as { port: number }).port;
+  const rest = await createKubeRest(env.kubeConfig());
+  t.after(() => rest.close());
+  await rest.request('POST', services(ns), {
+    body: { metadata: { name: 'api' }, spec: { ports: [{ name: 'http', port: 8080 }] } },
+  });
+  const a = await until(port, `api.${ns}.svc.cluster.example`, 'A', (p) => data(p).length === 1);
+  assert.match(String(data(a)[0]), /^10\.96\.0\./);
+  assert.equal(rcodeOf(await query(port, 'example.com', 'A')), 2, 'no upstream: SERVFAIL');
 });
