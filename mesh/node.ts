@@ -11,6 +11,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../common/log.ts';
 import type { Registry } from '../common/metrics.ts';
+import type { PathClass } from './advertise/choice.ts';
 import { createServiceClient, type OpenServiceOptions, type ServiceClient } from './advertise/client.ts';
 import { endorse } from './advertise/endorse.ts';
 import { createServiceProviders } from './advertise/providers.ts';
@@ -118,6 +119,10 @@ export interface MeshNode {
   openService(opts: OpenServiceOptions): ReturnType<ServiceClient['open']>;
   /** Starts finding and measuring providers of `service` ahead of the first connection (a forward). */
   watchService(service: string): void;
+  /** The path held to a node now and its smoothed RTT in ms (the service proxy's endpoint choice). */
+  pathTo(node: string): { path: PathClass; rttMs?: number };
+  /** A round-trip sample to a node (a tunnel open timed by the service proxy). */
+  observed(node: string, ms: number): void;
   /** Applies a configuration change without a restart. */
   reconfigure(change: MeshReconfig): void;
   status(): MeshStatus;
@@ -285,6 +290,15 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
     openTunnel: (opts) => tunnels.open(opts),
     openService: (opts) => serviceClient.open(opts),
     watchService: (service) => services.want(service),
+    pathTo(node) {
+      const peer = directory.peerOf(node);
+      const rttMs = peer ? services.rttOf(peer) : undefined;
+      return { path: peer ? services.pathOf(peer) : 'none', ...(rttMs === undefined ? {} : { rttMs }) };
+    },
+    observed(node, ms) {
+      const peer = directory.peerOf(node);
+      if (peer) services.sample(peer, ms);
+    },
     reconfigure(change) {
       if (change.tunnelAllow) {
         allow = change.tunnelAllow;

@@ -29,6 +29,8 @@ function stubProviders(list: ProviderCandidate[], found: ProviderCandidate[] = [
     failed: (peer) => void failed.set(peer, performance.now()),
     succeeded: (peer) => void failed.delete(peer),
     pathOf: (peer) => list.find((p) => p.peerId === peer)?.path ?? 'none',
+    rttOf: () => undefined,
+    sample: () => {},
     poke: () => {},
     status: () => ({ advertised: [], wanted: {}, unendorsed: {} }),
     start: async () => {},

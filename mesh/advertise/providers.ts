@@ -77,6 +77,10 @@ export interface ServiceProviders {
   succeeded(peerId: string, rttMs: number): void;
   /** The path we hold to a peer now. */
   pathOf(peerId: string): PathClass;
+  /** The smoothed round trip to a peer in ms (tunnel opens and pings), when measured. */
+  rttOf(peerId: string): number | undefined;
+  /** A round-trip sample for a peer (the service proxy's tunnel opens). */
+  sample(peerId: string, ms: number): void;
   /** Re-announce at once (the advertised list changed). */
   poke(): void;
   status(): ServiceProvidersStatus;
@@ -282,6 +286,8 @@ export function createServiceProviders(
       sample(peerId, ms);
     },
     pathOf,
+    rttOf: (peerId) => rtt.get(peerId),
+    sample,
     poke: () => wake?.(),
     status() {
       const now = performance.now();
