@@ -3,7 +3,7 @@
  * (mesh/health/publisher.ts). Every view is verified as on a node (mesh/health/view.ts) with two
  * differences: a voter's zone comes from its Node's labels, and its key from the pin the GM keeps
  * on its Node (`fedmesh.io/health-peer-id`), set from the first own view the node wrote in its own
- * ConfigMap (which only that node may write: deploy/health-views-policy.yaml).
+ * ConfigMap (which only that node may write: deploy/health.yaml).
  *
  * A ConfigMap carries its node's own view and the peers' views it relays; relayed copies are
  * usually one period behind the voter's own, so a relayed view that is not newer is dropped

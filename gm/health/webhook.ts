@@ -1,6 +1,6 @@
 /**
  * The mutating admission webhook every GM replica serves over TLS (failurePolicy Ignore: a GM
- * outage never blocks a Node or Pod write; deploy/health-webhook.yaml). It applies the cloud's
+ * outage never blocks a Node or Pod write; deploy/health.yaml). It applies the cloud's
  * half of the decision table where Kubernetes acts, at the moment it acts:
  *
  * - Node updates: while the node's decision (annotation `fedmesh.io/health`, fresh) is `healthy`,

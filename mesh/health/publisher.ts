@@ -6,7 +6,7 @@
  * when the voters' links are: any member with a link carries them. The bytes go unchanged (the GM
  * verifies every view under its voter's pinned key), so a carrier can withhold or delay a view,
  * never alter or forge one. One writer per ConfigMap; a ValidatingAdmissionPolicy
- * (deploy/health-views-policy.yaml) lets a node's pod-bound token write only its own.
+ * (deploy/health.yaml) lets a node's pod-bound token write only its own.
  *
  * Layout (docs/adr/0006-health-views-to-the-cloud.md): label `fedmesh.io/health-node=<node>`,
  * `data.view` = own view, `data["relay.<voter>"]` = a peer's view, each the view's wire text.

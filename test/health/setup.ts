@@ -2,7 +2,7 @@
  * The shared stage of the health tests: a real control plane with kube-controller-manager running
  * the node lifecycle, taint eviction and EndpointSlice controllers with short grace periods; two
  * `fedmesh gm --health` replicas, each serving the admission webhook over TLS, registered as in
- * deploy/health-webhook.yaml (one webhook entry per replica here, a Service in a cluster); two
+ * deploy/health.yaml (one webhook entry per replica here, a Service in a cluster); two
  * anchor nodes that stay Ready, so the node lifecycle controller never sees a fully disrupted zone.
  */
 import { readFileSync } from 'node:fs';
@@ -134,7 +134,7 @@ export function useHealthStage(): Stage {
   };
 }
 
-/** As deploy/health-webhook.yaml, with one entry per replica (their URLs) instead of one Service. */
+/** As deploy/health.yaml, with one entry per replica (their URLs) instead of one Service. */
 async function registerWebhooks(rest: KubeRest, dir: string, ports: number[]): Promise<void> {
   const caBundle = readFileSync(join(dir, 'ca.crt')).toString('base64');
   const common = { failurePolicy: 'Ignore', sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5 };
