@@ -123,6 +123,15 @@ test('ExternalName: a CNAME, chased for A/AAAA', () => {
   assert.equal(ask('ext.demo.svc.cluster.local', 'TXT').chase, undefined);
 });
 
+test('ExternalName pointing into the cluster domain is chased here', () => {
+  const c = stubCatalog([
+    entry('demo', 'alias', { type: 'ExternalName', externalName: 'web.demo.svc.cluster.local' }),
+    entry('demo', 'web', { clusterIPs: ['10.96.0.10'] }),
+  ]);
+  const z = createClusterZone({ domain: 'cluster.local', ttl: 5 }, c);
+  assert.equal(z.answer('alias.demo.svc.cluster.local', 'A')?.chase, 'web.demo.svc.cluster.local');
+});
+
 test('changes in the catalog show in the next answer (names, PTR, namespaces)', () => {
   const c = stubCatalog();
   const z = createClusterZone({ domain: 'edge.example', ttl: 3 }, c);

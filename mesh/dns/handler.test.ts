@@ -46,6 +46,7 @@ function setup(
       Array.from({ length: 60 }, (_, i) => ep(i + 1)),
     ),
     entry('demo', 'ext', { type: 'ExternalName', externalName: 'db.example.com' }),
+    entry('demo', 'alias', { type: 'ExternalName', externalName: 'web.demo.svc.cluster.local' }),
   ]);
   const registry = createRegistry();
   const cache = createDnsCache({ size: 100, maxTtl: 3600, maxNegativeTtl: 300 });

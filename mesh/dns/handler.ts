@@ -101,7 +101,12 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
     const reply: Reply = { ...a, rcode: RCODE[a.rcode], aa: true };
     if (!a.chase) return reply;
     // ExternalName: the CNAME, then what the target resolves to (stub resolvers do not follow it themselves).
-    const more = await forward({ name: a.chase, type: q.type, class: 'IN' });
+    // A target inside the cluster domain is answered here (one level: ExternalName chains are not followed).
+    const inner = c.zone?.answer(a.chase, q.type);
+    const more =
+      inner && !inner.chase
+        ? { ...inner, rcode: RCODE[inner.rcode] }
+        : await forward({ name: a.chase, type: q.type, class: 'IN' });
     return {
       ...reply,
       rcode: more.rcode === RCODE.NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR,

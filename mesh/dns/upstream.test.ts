@@ -69,7 +69,8 @@ test('upstream addresses from text and from resolv.conf', () => {
   assert.deepEqual(parseUpstream('10.0.0.2:5353'), { host: '10.0.0.2', port: 5353 });
   assert.deepEqual(parseUpstream('fd00::2'), { host: 'fd00::2', port: 53 });
   assert.deepEqual(parseUpstream('[fd00::2]:5353'), { host: 'fd00::2', port: 5353 });
-  for (const bad of ['', 'a b', '10.0.0.2:0', '10.0.0.2:70000']) assert.throws(() => parseUpstream(bad), bad);
+  for (const bad of ['', 'a b', '10.0.0.2:0', '10.0.0.2:70000', 'dns.example', 'dns.example:53', '[10.0.0.2]:53'])
+    assert.throws(() => parseUpstream(bad), bad);
   const dir = mkdtempSync(join(tmpdir(), 'resolv-'));
   const file = join(dir, 'resolv.conf');
   writeFileSync(file, '# comment\nsearch example\nnameserver 10.0.0.2\n  nameserver fd00::53\noptions ndots:5\n');

@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { connect, isIPv6 } from 'node:net';
+import { connect, isIPv4, isIPv6 } from 'node:net';
 import {
   type Answer,
   type DecodedPacket,
@@ -18,6 +18,7 @@ import {
   RECURSION_DESIRED,
 } from 'dns-packet';
 import { FedmeshError } from '../../common/errors.ts';
+import { canonicalIP } from '../services/model.ts';
 import { EDNS_UDP_SIZE } from './constants.ts';
 import { encodable } from './names.ts';
 
@@ -77,10 +78,15 @@ export function resolvConfNameservers(path = '/etc/resolv.conf'): Upstream[] {
 /** `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address → Upstream (port 53 by default). */
 export function parseUpstream(text: string): Upstream {
   const bracket = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
-  if (bracket) return { host: bracket[1] as string, port: Number(bracket[2] ?? 53) };
+  if (bracket) {
+    const port = Number(bracket[2] ?? 53);
+    if (!isIPv6(bracket[1] as string) || port < 1 || port > 65535) throw new Error(`invalid upstream "${text}"`);
+    return { host: bracket[1] as string, port };
+  }
   if (isIPv6(text)) return { host: text, port: 53 };
   const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-  if (!m) throw new Error(`invalid upstream "${text}" (HOST, HOST:PORT or [IPv6]:PORT)`);
+  // IP literals only: a host name would be resolved through the system resolver, which may be us.
+  if (!m || !isIPv4(m[1] as string)) throw new Error(`invalid upstream "${text}" (IP, IP:PORT or [IPv6]:PORT)`);
   const port = Number(m[2] ?? 53);
   if (port < 1 || port > 65535) throw new Error(`invalid upstream port in "${text}"`);
   return { host: m[1] as string, port };
@@ -122,6 +128,8 @@ function matches(p: DecodedPacket, id: number, q: Question): boolean {
   );
 }
 
+const sameIP = (a: string, b: string) => canonicalIP(a.split('%')[0] ?? a) === canonicalIP(b.split('%')[0] ?? b);
+
 function udpAttempt(u: Upstream, q: Question, signal: AbortSignal): Promise<DecodedPacket> {
   return new Promise((resolve, reject) => {
     const id = randomInt(0, 65536);
@@ -138,7 +146,7 @@ function udpAttempt(u: Upstream, q: Question, signal: AbortSignal): Promise<Deco
     sock.on('error', (err) => done(new UpstreamError('error', { cause: err })));
     sock.on('message', (msg, rinfo) => {
       // Anything not from the upstream, undecodable or for another query is ignored (spoofing, stale answers).
-      if (rinfo.port !== u.port) return;
+      if (rinfo.port !== u.port || !sameIP(rinfo.address, u.host)) return;
       let p: DecodedPacket;
       try {
         p = decode(msg);
