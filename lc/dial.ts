@@ -35,6 +35,8 @@ export interface Ended {
   stable: boolean;
   /** We dropped it for silence (the LC heartbeat, or no welcome in time): the path looks dead. */
   silent: boolean;
+  /** Not welcomed and closed by us: what answered does not speak the protocol as a GM does (a forged peer). */
+  badPeer?: boolean;
 }
 
 /** A socket past its upgrade, not yet used: hand it to `session`. */

@@ -145,6 +145,7 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
     let welcomedAt = 0;
     let closing = false;
     let silent = false;
+    let stopped = false;
     // A close we started (or ws started on a local error) echoes our code back: not the GM's verdict.
     let ours = false;
     let upstream: ReportSession | undefined;
@@ -306,7 +307,8 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
       else log.debug({ endpoint: url, code, reason }, 'gm endpoint failed');
       observer?.closed?.(code, reason, welcome !== undefined);
       const stable = welcome !== undefined && performance.now() - welcomedAt >= stableMs;
-      resolveEnded({ opened: true, welcomed: welcome !== undefined, code, stable, silent });
+      const badPeer = welcome === undefined && ours && !signal.aborted && !stopped;
+      resolveEnded({ opened: true, welcomed: welcome !== undefined, code, stable, silent, badPeer });
     };
     if (o.early) {
       // Closed between its upgrade and now (a refusal right after the upgrade): end with what ws saw.
@@ -323,7 +325,13 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
         credit: window,
       });
     }
-    return { ended, stop: (detail) => close(CLOSE.NORMAL, detail, true) };
+    return {
+      ended,
+      stop: (detail) => {
+        stopped = true;
+        close(CLOSE.NORMAL, detail, true);
+      },
+    };
   }
 
   return {

@@ -268,3 +268,29 @@ test('paths: with everything down and no fallback, each path retries on its own 
   assert.ok(ofB >= 3 && ofB <= 9, `${ofB} dials of mesh`);
   assert.equal(s.paths.status().path, 'none');
 });
+
+test('paths: a forged GM (upgrades, then frames out of the protocol) is refused: nothing applied, the next path serves', async (t) => {
+  const forged = await fakeGm();
+  const mesh = await fakeGm();
+  t.after(() => Promise.all([forged.close(), mesh.close()]));
+  autoWelcome(mesh, 'mesh');
+  void (async () => {
+    for (;;) {
+      const c = await forged.next().catch(() => undefined);
+      if (!c) return;
+      // An object before any welcome: a peer that is no GM.
+      void c
+        .frame('hello')
+        .then(() => c.send({ type: 'object', seq: 1, op: 'delete', kind: 'Dataset', namespace: 'ns', name: 'x' }))
+        .catch(() => {});
+    }
+  })();
+  const s = start([
+    { name: 'direct', urls: [forged.url] },
+    { name: 'mesh', urls: [mesh.url] },
+  ]);
+  t.after(s.stop);
+  await until(() => s.paths.status().path === 'mesh');
+  assert.deepEqual(s.paths.status().down, ['direct']);
+  assert.equal(s.link.status().connects, 1, 'only the mesh GM welcomed the LC');
+});

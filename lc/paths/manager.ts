@@ -175,9 +175,12 @@ export function createPathManager(init: PathManagerInit, components: PathManager
   /** How long path `p` waits after a session on it ended. */
   function afterSession(p: PathState, e: Ended): number {
     p.cursor++;
-    if (e.silent) {
+    if (e.silent || e.badPeer) {
+      // Silent, or what answered is no GM (no welcome, or frames out of the protocol): the path is
+      // down for the worse ones to try; it is probed again later.
+      if (e.badPeer) log.warn({ path: p.name, code: e.code }, 'path answered without speaking as a gm');
       p.down = true;
-      return jitteredProbe();
+      return multi ? jitteredProbe() : p.backoff.next();
     }
     if (e.stable) p.backoff.reset();
     const died = e.code === CLOSE.GOING_AWAY.code || e.code === 1006;

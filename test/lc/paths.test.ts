@@ -2,23 +2,29 @@
  * LC paths on a real network (issue 14): real processes in network namespaces — a GM replica on
  * the real control plane with its mesh sidecar advertising `fedmesh-gm`, a relay, and an edge node
  * behind a NAT running its mesh agent (`--forward 127.0.0.1:19000=@fedmesh-gm`) and `fedmesh lc`
- * with both paths. Cuts drop packets with nftables in the edge node (no RST, no FIN).
+ * with all three paths: the fallback list-watches through the API server over its own route, with
+ * the identity deploy/lc-status-policy.yaml grants. Cuts drop packets with nftables in the edge node
+ * (no RST, no FIN), one table per cut so each can be restored on its own.
  *
  *   pub   r1 (relay), c (GM replica: hub 0.0.0.0:9000; mesh advertises fedmesh-gm → 9000),
  *         the root namespace (API server)
- *   lanb  b1 (mesh agent with the forward; LC: --gm ws://c:9000/ --mesh-gm ws://127.0.0.1:19000/)
+ *   lanb  b1 (mesh agent with the forward; LC: --gm ws://c:9000/ --mesh-gm ws://127.0.0.1:19000/
+ *         --edge-api https://root:PORT), behind a NAT
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sleep } from '../../common/async.ts';
 import { createKubeRest } from '../../common/kube/rest.ts';
+import { targetLabel } from '../../common/sedna/targets.ts';
 import { installCrds } from '../../crds/install.ts';
 import type { Host } from '../../netlab/index.ts';
-import { startControlPlane } from '../envtest/index.ts';
+import { type Envtest, startControlPlane } from '../envtest/index.ts';
 import { create, mergePatch, nodeToken } from '../hub/helpers.ts';
 import { createMeshLab, until } from '../mesh/harness.ts';
+import { applyStatusPolicy, lcApiToken } from './fallback-helpers.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'cli', 'fedmesh.ts');
 const HUB_PORT = 9000;
@@ -38,46 +44,27 @@ async function lcGet<T>(b1: Host, path: string): Promise<T | undefined> {
   return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
 }
 
-/** Drops every packet between b1 and `peer` (tcp port `port`, or all), both ways, in b1. */
-async function drop(b1: Host, name: string, match: string) {
-  await b1.exec('nft', ['add', 'table', 'inet', 'cuts']);
-  for (const [chain, hook] of [
-    ['in', 'input'],
-    ['out', 'output'],
-  ] as const) {
-    await b1.exec('nft', ['add', 'chain', 'inet', 'cuts', chain, `{ type filter hook ${hook} priority 0; }`]);
-  }
-  const [outMatch, inMatch] = match.split('|') as [string, string];
-  const a = await b1.exec('nft', [
-    'add',
-    'rule',
-    'inet',
-    'cuts',
-    'out',
-    ...outMatch.split(' '),
-    'drop',
-    'comment',
-    `"${name}"`,
-  ]);
-  const b = await b1.exec('nft', [
-    'add',
-    'rule',
-    'inet',
-    'cuts',
-    'in',
-    ...inMatch.split(' '),
-    'drop',
-    'comment',
-    `"${name}"`,
-  ]);
-  assert.equal(a.code + b.code, 0, `nft: ${a.stderr}${b.stderr}`);
+/** Drops the packets `out` / `in` match, both ways, in b1 (nftables table `cut-NAME`). */
+async function drop(b1: Host, name: string, out: string, inbound: string) {
+  const table = `cut-${name}`;
+  const script = [
+    `table inet ${table} {`,
+    `  chain out { type filter hook output priority 0; ${out} drop; }`,
+    `  chain in { type filter hook input priority 0; ${inbound} drop; }`,
+    '}',
+  ].join('\n');
+  const file = join(tmpdir(), `fedmesh-${table}-${process.pid}.nft`);
+  writeFileSync(file, script);
+  const r = await b1.exec('nft', ['-f', file]);
+  assert.equal(r.code, 0, `nft: ${r.stderr}`);
 }
 
-async function heal(b1: Host) {
-  await b1.exec('nft', ['delete', 'table', 'inet', 'cuts']);
+async function heal(b1: Host, name: string) {
+  const r = await b1.exec('nft', ['delete', 'table', 'inet', `cut-${name}`]);
+  assert.equal(r.code, 0, `nft: ${r.stderr}`);
 }
 
-test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct back → direct; everything cut → serves from its store, reports wait; restored → reconnects, catches up, reports land', async (t) => {
+test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut → fallback (own node only, reports written); mesh back → mesh; direct back → direct; everything cut → serves from its store, reports wait; restored → reconnects, catches up, reports land', async (t) => {
   const m = await createMeshLab({ nodes: ['r1', 'c', 'b1'], mapping: 'endpoint-independent' });
   t.after(() => m.destroy());
   const root = await m.lab.attachRoot('pub', '198.18.0.254/24');
@@ -90,6 +77,9 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
   await rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
   const tokenFile = join(m.dir, 'token');
   writeFileSync(tokenFile, await nodeToken(rest, ns, NODE));
+  await applyStatusPolicy({ kubeConfig: () => plane.kubeConfig() } as Envtest, t, ns);
+  const apiTokenFile = join(m.dir, 'api-token');
+  writeFileSync(apiTokenFile, await lcApiToken(rest, ns, NODE));
 
   // The cloud node: a GM replica (hub only) and its mesh sidecar advertising the hub.
   const c = m.host('c');
@@ -137,7 +127,7 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
   const counted = (what: string, ms = 20_000) =>
     until(`${what}: ${lines} samples in the API`, async () => ((await samples()) === lines ? true : undefined), ms);
 
-  // The edge node's LC: direct first, the mesh forward second; no fallback here.
+  // The edge node's LC: direct first, the mesh forward second, the edge API (the API server) last.
   const b1 = m.host('b1');
   const lc = b1.spawn({
     name: 'lc b1',
@@ -158,7 +148,11 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
       '--token-file',
       tokenFile,
       '--edge-api',
-      'off',
+      plane.server,
+      '--edge-api-token-file',
+      apiTokenFile,
+      '--edge-api-ca-file',
+      join(plane.dir, 'ca.crt'),
       '--path-probe-period',
       '2s',
       '--rootfs',
@@ -173,8 +167,9 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
   await onPath('direct', 60_000);
 
   // One Dataset of this node, changed at every step: its resourceVersion must reach the LC.
+  // Labelled for its node as the GM leader's labeler would (the replica here runs the hub only).
   await create(rest, ns, 'Dataset', {
-    metadata: { name: 'ds' },
+    metadata: { name: 'ds', labels: { [targetLabel(NODE)]: 'true' } },
     spec: { url: '/data/index.txt', format: 'txt', nodeName: NODE },
   });
   const change = async (n: number) => {
@@ -197,11 +192,8 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
   await counted('the first count, on direct', 30_000);
 
   // Direct cut by dropping packets: the LC heartbeat notices, the mesh tunnel serves.
-  await drop(
-    b1,
-    'direct',
-    `ip daddr ${m.addr('c')} tcp dport ${HUB_PORT}|ip saddr ${m.addr('c')} tcp sport ${HUB_PORT}`,
-  );
+  const c4 = m.addr('c');
+  await drop(b1, 'direct', `ip daddr ${c4} tcp dport ${HUB_PORT}`, `ip saddr ${c4} tcp sport ${HUB_PORT}`);
   const cutAt = performance.now();
   const rv1 = await change(1);
   await onPath('mesh', 15_000);
@@ -216,15 +208,46 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
   r1.proc.signal('SIGKILL');
   await reaches(await change(2), 'with the relay gone', 30_000);
 
+  // The mesh cut too (everything to and from the cloud node; the API server's route stays): the
+  // fallback serves — this node's changes reach it, another node's object never does, and the
+  // report is written through the edge API.
+  await create(rest, ns, 'Dataset', {
+    metadata: { name: 'other', labels: { [targetLabel('edge-2')]: 'true' } },
+    spec: { url: '/data/index.txt', format: 'txt', nodeName: 'edge-2' },
+  });
+  await drop(b1, 'mesh', `ip daddr ${c4}`, `ip saddr ${c4}`);
+  const meshCutAt = performance.now();
+  const rvF = await change(10);
+  await onPath('fallback', 15_000);
+  await reaches(rvF, 'through the fallback');
+  t.diagnostic(`mesh cut → change applied by the fallback in ${Math.round(performance.now() - meshCutAt)} ms`);
+  addSample();
+  await counted('a report written through the edge API');
+  const objs = await lcGet<{ items: Array<{ name: string }> }>(b1, '/fedmesh/objects');
+  assert.deepEqual(
+    objs?.items.map((o) => o.name),
+    ['ds'],
+    "another node's object never reaches the LC",
+  );
+
+  // The mesh restored: the next probe takes the LC back to a GM, the fallback stops.
+  await heal(b1, 'mesh');
+  const meshBackAt = performance.now();
+  await onPath('mesh', 10_000);
+  t.diagnostic(`mesh restored → back on the mesh in ${Math.round(performance.now() - meshBackAt)} ms`);
+  await reaches(await change(11), 'back on the mesh');
+  const fb = await lcGet<{ fallback?: { running: boolean; objectsReceived: number } }>(b1, '/fedmesh/status');
+  assert.equal(fb?.fallback?.running, false);
+
   // Direct restored: the next probe (every 2 s) takes the LC back.
-  await heal(b1);
+  await heal(b1, 'direct');
   const healedAt = performance.now();
   await onPath('direct', 10_000);
   t.diagnostic(`direct restored → back on direct in ${Math.round(performance.now() - healedAt)} ms`);
   await reaches(await change(3), 'back on direct');
 
-  // Everything cut: no path; the LC keeps serving its store (objects, readiness).
-  await drop(b1, 'all', 'oifname != "lo"|iifname != "lo"');
+  // Everything cut, the edge API too: no path; the LC keeps serving its store (objects, readiness).
+  await drop(b1, 'all', 'oifname != "lo"', 'iifname != "lo"');
   await until('no path', async () => ((await status())?.path === 'none' ? true : undefined), 15_000);
   const rv4 = await change(4);
   await sleep(1000);
@@ -244,13 +267,15 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; direct b
   );
 
   // Restored: it reconnects and catches up.
-  await heal(b1);
+  await heal(b1, 'all');
   await until('a path again', async () => ((await status())?.connected ? true : undefined), 30_000);
   await reaches(rv4, 'after the restore', 30_000);
   await counted('the outbox drained after the restore');
   const metrics = await b1.exec('curl', ['-fsS', '-m', '2', `http://${LC_HTTP}/metrics`]);
   assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="direct",to="mesh"\} [1-9]/m);
   assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="mesh",to="direct"\} [1-9]/m);
+  assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="mesh",to="fallback"\} [1-9]/m);
+  assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="fallback",to="mesh"\} [1-9]/m);
   assert.match(metrics.stdout, /^fedmesh_lc_path_active\{path="(direct|mesh)"\} 1$/m);
   const logs = await b1.exec('cat', [join(m.dir, 'lc.log')]);
   assert.match(logs.stdout, /"msg":"path switched"/);
