@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { exampleObject, loadExamples } from '../examples/index.ts';
 import { INVALID } from '../examples/invalid.ts';
 import { toStructural } from './crd.ts';
+import { DESTINATION_RULE_FILE } from './destination-rule.ts';
 import { CRD_DIR, main, renderAll, staleFiles } from './generate.ts';
 import {
   crdManifest,
@@ -38,7 +39,7 @@ test('the generated CRD YAML under crds/ is current', () => {
 test('every manifest under crds/ is a CustomResourceDefinition, so `kubectl apply -R -f crds/` installs only CRDs', () => {
   // What kubectl's recursive apply reads: .yaml, .yml and .json files in every subfolder.
   const files = readdirSync(CRD_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ya?ml|json)$/.test(f));
-  assert.deepEqual(files.sort(), KINDS.map((k) => `sedna.io_${k.plural}.yaml`).sort());
+  assert.deepEqual(files.sort(), [...KINDS.map((k) => `sedna.io_${k.plural}.yaml`), DESTINATION_RULE_FILE].sort());
   for (const f of files) {
     const docs = loadAllYaml(readFileSync(join(CRD_DIR, f), 'utf8')) as Array<{ apiVersion?: string; kind?: string }>;
     assert.ok(docs.length > 0, `${f} has a document`);

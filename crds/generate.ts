@@ -1,5 +1,6 @@
 /**
- * Writes crds/sedna.io_<plural>.yaml for every kind from the TypeBox schemas.
+ * Writes crds/sedna.io_<plural>.yaml for every kind from the TypeBox schemas, and the
+ * DestinationRule CRD for clusters without Istio (destination-rule.ts).
  *
  *   node crds/generate.ts           # (re)write the files
  *   node crds/generate.ts --check   # exit 1 and list the files that are stale, missing or unexpected
@@ -8,6 +9,7 @@ import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { crdFileName, crdYaml } from './crd.ts';
+import { DESTINATION_RULE_FILE, destinationRuleYaml } from './destination-rule.ts';
 import { KINDS } from './kinds.ts';
 
 /** Where the generated files live: next to this script. */
@@ -15,12 +17,15 @@ export const CRD_DIR = import.meta.dirname;
 
 /** Every generated file: name (relative to crds/) to content. */
 export function renderAll(): Map<string, string> {
-  return new Map(KINDS.map((k) => [crdFileName(k.kind), crdYaml(k.kind)]));
+  return new Map([
+    ...KINDS.map((k): [string, string] => [crdFileName(k.kind), crdYaml(k.kind)]),
+    [DESTINATION_RULE_FILE, destinationRuleYaml()],
+  ]);
 }
 
 /** Generated-looking files in `dir` whose content differs from `expected`, or that should not exist. */
 export function staleFiles(dir: string, expected: Map<string, string>): string[] {
-  const present = new Set(readdirSync(dir).filter((f) => /^sedna\.io_.+\.yaml$/.test(f)));
+  const present = new Set(readdirSync(dir).filter((f) => /^(sedna|networking\.istio)\.io_.+\.yaml$/.test(f)));
   const stale: string[] = [];
   for (const [name, content] of expected) {
     if (!present.has(name) || readFileSync(join(dir, name), 'utf8') !== content) stale.push(name);
