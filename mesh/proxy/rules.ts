@@ -41,6 +41,8 @@ export const execRunner: Runner = (cmd, args, input) =>
     const child = execFile(cmd, args, { timeout: 10_000 }, (err, _out, stderr) =>
       err ? reject(Object.assign(err, { stderr: String(stderr).trim() })) : resolve(),
     );
+    // The program may exit without reading stdin (`--version`): a broken pipe is not our error.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(input ?? '');
   });
 
