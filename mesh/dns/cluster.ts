@@ -4,7 +4,6 @@
  * (named ports), PTR, CNAME for ExternalName Services, NXDOMAIN and NODATA with the zone's SOA so
  * clients cache negatives for the cluster TTL.
  */
-import { isIPv4 } from 'node:net';
 import type { Answer, RecordType } from 'dns-packet';
 import type { Endpoint, ServiceCatalog, ServiceEntry } from '../services/index.ts';
 import { endpointPort } from '../services/index.ts';
@@ -34,6 +33,9 @@ export interface ClusterZone {
   /** The local answer for `name`/`type`, or undefined when it is not ours (forward it). */
   answer(name: string, type: RecordType): LocalAnswer | undefined;
 }
+
+/** Local answers remembered (exact name and type); 4 096 × a few hundred bytes. */
+const MEMO_SIZE = 4096;
 
 const readyAddresses = (eps: Endpoint[], family: 'IPv4' | 'IPv6') => eps.filter((e) => e.ready && e.family === family);
 
@@ -86,7 +88,7 @@ export function createClusterZone(init: { domain: string; ttl: number }, catalog
   const ok = (answers: Answer[], additionals: Answer[] = []): LocalAnswer =>
     answers.length ? { rcode: 'NOERROR', answers, authorities: [], additionals } : nodata();
   const addr = (name: string, ip: string): Answer =>
-    isIPv4(ip) ? { name, type: 'A', ttl, data: ip } : { name, type: 'AAAA', ttl, data: ip };
+    ip.includes(':') ? { name, type: 'AAAA', ttl, data: ip } : { name, type: 'A', ttl, data: ip };
   const wants = (type: RecordType, family: 'IPv4' | 'IPv6') =>
     (type as string) === 'ANY' || type === (family === 'IPv4' ? 'A' : 'AAAA');
 
@@ -98,7 +100,7 @@ export function createClusterZone(init: { domain: string; ttl: number }, catalog
       ? entry.endpoints.filter((e) => e.ready).flatMap((e) => e.addresses)
       : entry.service.clusterIPs;
     for (const ip of ips) {
-      if (seen.has(ip) || !wants(type, isIPv4(ip) ? 'IPv4' : 'IPv6')) continue;
+      if (seen.has(ip) || !wants(type, ip.includes(':') ? 'IPv6' : 'IPv4')) continue;
       seen.add(ip);
       out.push(addr(name, ip));
     }
@@ -182,19 +184,34 @@ export function createClusterZone(init: { domain: string; ttl: number }, catalog
     return ok(out);
   }
 
+  // Answers by exact name and type, dropped on any catalog change: a pod asks the same few names
+  // over and over, and this skips parsing and lookup. Bounded: cleared when full.
+  const memo = new Map<string, LocalAnswer | null>();
+  catalog.onChange(() => memo.clear());
+
+  function compute(name: string, type: RecordType): LocalAnswer | undefined {
+    const cn = parseClusterName(name, domain);
+    if (cn) return answerName(cn, name, type);
+    const ip = parseReverse(name);
+    if (ip === undefined) return undefined;
+    rebuild();
+    const names = ptr.get(ip);
+    // An address we do not know is someone else's: the upstream may know it.
+    if (!names) return undefined;
+    return type === 'PTR' || (type as string) === 'ANY'
+      ? ok(names.map((data) => ({ name, type: 'PTR' as const, ttl, data })))
+      : { rcode: 'NOERROR', answers: [], authorities: [], additionals: [] };
+  }
+
   return {
     answer(name, type) {
-      const cn = parseClusterName(name, domain);
-      if (cn) return answerName(cn, name, type);
-      const ip = parseReverse(name);
-      if (ip === undefined) return undefined;
-      rebuild();
-      const names = ptr.get(ip);
-      // An address we do not know is someone else's: the upstream may know it.
-      if (!names) return undefined;
-      return type === 'PTR' || (type as string) === 'ANY'
-        ? ok(names.map((data) => ({ name, type: 'PTR' as const, ttl, data })))
-        : { rcode: 'NOERROR', answers: [], authorities: [], additionals: [] };
+      const key = `${type}|${name}`;
+      const hit = memo.get(key);
+      if (hit !== undefined) return hit ?? undefined;
+      const a = compute(name, type);
+      if (memo.size >= MEMO_SIZE) memo.clear();
+      memo.set(key, a ?? null);
+      return a;
     },
   };
 }

@@ -182,7 +182,8 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
     let reply: Reply;
     try {
       const a = c.zone?.answer(q.name, q.type);
-      reply = a ? await local(q, a) : await forward(q);
+      // Cluster answers without a chase stay synchronous: no await on the hot path.
+      reply = a ? (a.chase ? await local(q, a) : { ...a, rcode: RCODE[a.rcode], aa: true }) : await forward(q);
     } catch (err) {
       c.log.error({ err, name: q.name, type: q.type }, 'dns query failed');
       reply = { rcode: RCODE.SERVFAIL, aa: false, answers: [], authorities: [], additionals: [] };

@@ -27,7 +27,22 @@ const PROTOCOLS: Record<string, Protocol> = { _tcp: 'TCP', _udp: 'UDP', _sctp: '
  */
 export function encodable(name: string): boolean {
   if (name === '.' || name === '') return true;
-  const n = name.replace(/\.$/, '');
+  const end = name.endsWith('.') ? name.length - 1 : name.length;
+  // Byte lengths equal char lengths for ASCII; anything else is measured exactly.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
+  if (!/^[\x00-\x7f]*$/.test(name)) return encodableSlow(name.slice(0, end));
+  if (end > 253) return false;
+  let label = 0;
+  for (let i = 0; i < end; i++) {
+    if (name.charCodeAt(i) === 46) {
+      if (label === 0) return false;
+      label = 0;
+    } else if (++label > 63) return false;
+  }
+  return label > 0;
+}
+
+function encodableSlow(n: string): boolean {
   if (Buffer.byteLength(n) > 253 || n.includes('\uFFFD')) return false;
   for (const label of n.split('.')) if (label === '' || Buffer.byteLength(label) > 63) return false;
   return true;
@@ -35,7 +50,7 @@ export function encodable(name: string): boolean {
 
 /** Lower case, no trailing dot. */
 export function normalizeName(name: string): string {
-  return name.replace(/\.$/, '').toLowerCase();
+  return (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
 }
 
 /** Lower case, no leading or trailing dot; throws on an empty or malformed domain. */
