@@ -276,7 +276,8 @@ test('after a switch from the GM link: objects held at the same or a newer versi
   await until('synced', () => r.fallback.status().synced);
   assert.deepEqual(r.applied, [], 'nothing applied twice, nothing older');
   assert.equal(
-    (r.store.getObject('Dataset', 'ns', 'd2')?.object.metadata as { resourceVersion: string }).resourceVersion,
+    (r.store.getObject('Dataset', 'ns', 'd2')?.object.metadata as { resourceVersion: string } | undefined)
+      ?.resourceVersion,
     '999',
   );
   assert.deepEqual(r.store.position(), { stream: 's', seq: 7 }, 'the GM stream position is kept for the resume');

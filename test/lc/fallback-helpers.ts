@@ -23,7 +23,12 @@ const POLICY = join(import.meta.dirname, '..', '..', 'deploy', 'lc-status-policy
  */
 export async function applyStatusPolicy(env: Envtest, t: TestContext, ns: string): Promise<void> {
   const text = readFileSync(POLICY, 'utf8').replaceAll('system:serviceaccount:sedna:', `system:serviceaccount:${ns}:`);
-  const objs = JSON.parse(JSON.stringify(loadAllYaml(text))) as Array<Record<string, any>>;
+  const objs = JSON.parse(JSON.stringify(loadAllYaml(text))) as Array<{
+    metadata: { name: string };
+    roleRef?: { name: string };
+    spec?: { policyName?: string };
+    subjects?: Array<{ namespace?: string }>;
+  }>;
   for (const o of objs) {
     o.metadata.name = `${o.metadata.name}-${ns}`;
     if (o.roleRef) o.roleRef.name = `${o.roleRef.name}-${ns}`;
