@@ -1,9 +1,12 @@
 /**
  * LC path switching (issue 14): a real GM replica on a real control plane, an LC (in this process,
- * to see each applied change and its path) whose `direct` and `mesh` URLs reach the hub through
- * proxies that cut a path by dropping its bytes (no RST, no FIN), and the fallback wired as the CLI
- * wires it (`--edge-api`: the API server over its own route). A Dataset of the LC's node changes
- * every 100 ms throughout. LC default settings (heartbeat 200 ms / 800 ms, probe period 5 s).
+ * to see each applied change and its path) with all three paths, each cut by a proxy that drops its
+ * bytes (no RST, no FIN): `direct` reaches the hub through one; `mesh` is the real mesh tunnel (a
+ * `fedmesh mesh` beside the GM advertising fedmesh-gm, one on the LC side forwarding @fedmesh-gm,
+ * on loopback: test/lc/mesh-loop.ts) with the cutting proxy in front of the LC-side forward; the
+ * fallback is wired as the CLI wires it (`--edge-api`: the API server over its own route). A Dataset
+ * of the LC's node changes every 100 ms throughout. LC default settings (heartbeat 200 ms / 800 ms,
+ * probe period 5 s).
  *   - switch_to_mesh_p50/p99_s: direct cut → the first change applied on the mesh path.
  *   - switch_to_fallback_p50/p99_s: mesh cut too → the first change applied by the fallback (null
  *     while the fallback delivers nothing); to_fallback_p99_s: → the fallback running.
@@ -13,9 +16,12 @@
  *     changes_lost: rounds after which the store did not converge to the latest version.
  *   - heartbeat cost per idle LC: link bytes/s both ways and LC CPU, beside the same LC with only
  *     the protocol's 10 s heartbeat (baseline, same run).
- *   - fallback_bytes_ratio: one node's list filtered by its target label ÷ the unfiltered list,
- *     1 000 Datasets over 100 nodes, from the API server in this run.
- *   The mesh path here is a second route to the hub (the mesh tunnel adds its own hop in netlab).
+ *   - reports_lost / reports_duplicated: reports the LC accepted throughout the rounds, per object,
+ *     against what reached the API (bench/lc/paths-reports.ts: IL stage reports exactly once each,
+ *     the Dataset's coalesced count last write wins).
+ *   - fallback_bytes_ratio: the fallback's own bytesReceived for one node's share of 1 000
+ *     Datasets over 100 nodes ÷ an unfiltered list-watch of the same objects, same run
+ *     (bench/lc/paths-bytes.ts).
  *   Baseline for the switch: Sedna's LC redials its one address every 5 s and has no second path.
  *   npm run -s bench -- lc-paths [ROUNDS]   (default 10)
  */
@@ -24,16 +30,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { sleep } from '../common/async.ts';
-import { createKubeRest, type KubeRest } from '../common/kube/rest.ts';
-import { targetLabel, targetSelector } from '../common/sedna/targets.ts';
+import { createKubeRest } from '../common/kube/rest.ts';
+import { targetLabel } from '../common/sedna/targets.ts';
 import { startControlPlane } from '../controlplane/index.ts';
 import { LINK_HEARTBEAT_INTERVAL_MS, PATH_PROBE_PERIOD_MS } from '../lc/constants.ts';
 import { createLc, type Lc } from '../lc/index.ts';
 import { type Blackhole, blackhole } from '../lc/paths/testing.ts';
 import type { Envtest } from '../test/envtest/index.ts';
 import { startReplica } from '../test/gm/replicas.ts';
-import { create, HUB_ONLY, mergePatch, nodeToken, objectsUrl, until } from '../test/hub/helpers.ts';
+import { create, HUB_ONLY, mergePatch, nodeToken, until } from '../test/hub/helpers.ts';
 import { applyStatusPolicy, lcApiToken } from '../test/lc/fallback-helpers.ts';
+import { providersKnown, startLoopMesh } from '../test/lc/mesh-loop.ts';
+import { fallbackBytes } from './lc/paths-bytes.ts';
+import { trackReports } from './lc/paths-reports.ts';
 import { quantile, round } from './stats.ts';
 
 const log = (m: string) => process.stderr.write(`lc-paths bench: ${m}\n`);
@@ -57,9 +66,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const token = await nodeToken(rest, ns, NODE);
     const gm = await startReplica(plane, { id: 'a', namespace: ns, readyz: 'replica', args: HUB_ONLY });
     stops.push(() => gm.proc.stop('SIGKILL'));
-    const hub = { host: '127.0.0.1', port: gm.wsPort };
-    const direct = await blackhole(hub);
-    const mesh = await blackhole(hub);
+    const dir = mkdtempSync(join(tmpdir(), 'fedmesh-bench-paths-'));
+    stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const loop = await startLoopMesh({ dir, gmPort: gm.wsPort });
+    stops.push(() => loop.stop());
+    await providersKnown(loop, 1);
+    const direct = await blackhole({ host: '127.0.0.1', port: gm.wsPort });
+    const mesh = await blackhole({ host: '127.0.0.1', port: loop.forwardPort });
     stops.push(
       () => direct.close(),
       () => mesh.close(),
@@ -67,8 +80,6 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     // The fallback's identity as deploy/lc-status-policy.yaml grants it (a ServiceAccount token bound
     // to a pod on the node). The object carries its node's target label, as the GM leader's labeler
     // would set it (the replica here runs the hub only).
-    const dir = mkdtempSync(join(tmpdir(), 'fedmesh-bench-paths-'));
-    stops.push(async () => rmSync(dir, { recursive: true, force: true }));
     await applyStatusPolicy({ kubeConfig: () => plane.kubeConfig() } as Envtest, { after: () => {} } as never, ns);
     const apiTokenFile = join(dir, 'api-token');
     writeFileSync(apiTokenFile, await lcApiToken(rest, ns, NODE));
@@ -115,6 +126,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       await lcDone;
     });
     await until('the LC on direct', 30_000, () => lc.status().path === 'direct');
+    const reports = await trackReports({ lc, rest, ns, node: NODE, dataset: 'ds' });
 
     // Changes every 100 ms for the whole run.
     let n = 0;
@@ -175,6 +187,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         `round ${i}: mesh ${m}s, fallback start ${toFallbackStart.at(-1)}s, back ${b}s, version ${got} (latest ${want})`,
       );
     }
+    const tally = await reports.settle();
     ac.abort();
     await writer;
     await lcDone; // the idle LCs below use the same node identity
@@ -184,7 +197,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       if ((applied[i] as Applied).rv <= prev) repeated++;
     }
     const cost = await heartbeatCost(gm.wsPort, token, log);
-    const ratio = await filterRatio(rest, ns);
+    const ratio = await fallbackBytes(plane, rest, ns);
     const q = (s: number[], p: number) => (s.length ? round(quantile(s, p)) : null);
     return {
       rounds,
@@ -200,6 +213,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       changes_applied: applied.length,
       changes_repeated: repeated,
       changes_lost: lost,
+      ...tally,
       baseline_sedna_redial_s: 5,
       ...cost,
       ...ratio,
@@ -250,34 +264,5 @@ async function heartbeatCost(port: number, token: string, say: (m: string) => vo
     idle_cpu_pct: round(hb.cpuPct, 3),
     baseline_idle_link_bytes_per_s: round(base.bytesPerS, 1),
     baseline_idle_cpu_pct: round(base.cpuPct, 3),
-  };
-}
-
-/** 1 000 Datasets over 100 nodes, each labelled for its node: one node's filtered list ÷ the whole list. */
-async function filterRatio(rest: KubeRest, ns: string) {
-  const nodes = 100;
-  const total = 1000;
-  const pending: Array<Promise<unknown>> = [];
-  for (let i = 0; i < total; i++) {
-    const node = `node-${i % nodes}`;
-    pending.push(
-      create(rest, ns, 'Dataset', {
-        metadata: { name: `ds-${i}`, labels: { [targetLabel(node)]: 'true' } },
-        spec: { url: `/data/${i}.txt`, format: 'txt', nodeName: node },
-      }),
-    );
-    if (pending.length >= 50) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
-  const size = async (query: string) => {
-    const body = await rest.request<unknown>('GET', `${objectsUrl(ns, 'Dataset')}${query}`);
-    return Buffer.byteLength(JSON.stringify(body));
-  };
-  const filtered = await size(`?labelSelector=${encodeURIComponent(targetSelector('node-7'))}`);
-  const all = await size('');
-  return {
-    fallback_bytes_filtered: filtered,
-    fallback_bytes_unfiltered: all,
-    fallback_bytes_ratio: round(filtered / all, 4),
   };
 }
