@@ -234,7 +234,7 @@ export async function floodFrom(
   port: number,
   msg: Buffer,
   o: { count: number; batch?: number; from?: string; other?: string; otherEvery?: number },
-): Promise<{ flood: number; other: number; otherAsked: number }> {
+): Promise<{ flood: number; other: number; otherAsked: number; seconds: number }> {
   const bind = async (host: string) => {
     const s = createSocket('udp4');
     await new Promise<void>((r) => s.bind(0, host, () => r()));
@@ -242,7 +242,8 @@ export async function floodFrom(
   };
   const a = await bind(o.from ?? '127.0.0.1');
   const b = await bind(o.other ?? '127.0.0.2');
-  const got = { flood: 0, other: 0, otherAsked: 0 };
+  const got = { flood: 0, other: 0, otherAsked: 0, seconds: 0 };
+  const t0 = performance.now();
   a.on('message', () => got.flood++);
   b.on('message', () => got.other++);
   const batch = o.batch ?? 20;
@@ -255,6 +256,7 @@ export async function floodFrom(
     await new Promise((r) => setTimeout(r, 1));
   }
   await new Promise((r) => setTimeout(r, 300));
+  got.seconds = (performance.now() - t0) / 1000;
   a.close();
   b.close();
   return got;

@@ -164,7 +164,8 @@ test('a query flood from one source is rate-limited while another source is stil
   const { port, registry } = await start(t, ns, { rateLimit: { qps: 20, burst: 20 } });
   const got = await floodFrom(port, queryBytes(`nope.${ns}.svc.${DOMAIN}`, 'A'), { count: 2000 });
   assert.equal(got.other, got.otherAsked, 'every query of the other source answered');
-  assert.ok(got.flood < 200, `the flood was cut to its rate (${got.flood} of 2000 answered)`);
+  const allowed = 20 + 20 * got.seconds;
+  assert.ok(got.flood <= allowed + 1, `the flood was cut to its rate (${got.flood} of 2000 answered)`);
   const limited = Number(/fedmesh_mesh_dns_rate_limited_total\{transport="udp"\} (\d+)/.exec(registry.render())?.[1]);
   assert.ok(limited >= 1800, `dropped queries counted (${limited})`);
 });
