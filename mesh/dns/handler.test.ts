@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { decode, encode, type Question } from 'dns-packet';
+import { decode, encode, type OptAnswer, type Question } from 'dns-packet';
 import fc from 'fast-check';
 import { createLogger } from '../../common/log.ts';
 import { createRegistry } from '../../common/metrics.ts';
@@ -210,6 +210,17 @@ test('fuzz: random bytes and mutated queries never throw; every answer is a deco
     ),
     { numRuns: 3000 },
   );
+});
+
+test('EDNS version 1 gets BADVERS (extended rcode 1 in our OPT)', async () => {
+  const { handler } = setup();
+  const q = decode(queryBytes('web.demo.svc.cluster.local', 'A', { id: 21, edns: 1232 }));
+  const bytes = encode({ ...q, additionals: [{ ...(q.additionals?.[0] as OptAnswer), ednsVersion: 1 }] });
+  const p = decode((await handler.handle(bytes, 'udp')) as Buffer);
+  assert.equal(p.id, 21);
+  assert.equal(rcodeOf(p), 0);
+  assert.deepEqual(p.answers, []);
+  assert.equal((p.additionals?.[0] as OptAnswer).extendedRcode, 1);
 });
 
 test('a question name that would not encode back (an empty label from a dot inside a label) is FORMERR', async () => {

@@ -173,6 +173,17 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
       return errorReply(msg, rcode ?? RCODE.FORMERR);
     }
     const opt = query.additionals?.find((a): a is OptAnswer => a.type === 'OPT');
+    if (opt && opt.ednsVersion > 0) {
+      // RFC 6891: a version we do not speak gets BADVERS (16: extended rcode 1 in the OPT, 0 in the header).
+      c.metrics.query(q.type, 'BADVERS', transport);
+      return encode({
+        type: 'response',
+        id: query.id,
+        flags: ((query.flags ?? 0) & (OPCODE_MASK | RD)) | RECURSION_AVAILABLE,
+        questions: [q],
+        additionals: [{ ...ednsOpt(), extendedRcode: 1 }],
+      });
+    }
     const limit =
       transport === 'tcp'
         ? 65_535

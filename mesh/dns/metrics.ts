@@ -12,7 +12,7 @@ export interface DnsMetrics {
 
 // Query types counted by name; anything else is `other`, so a client cannot create series at will.
 const TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'CNAME', 'MX', 'TXT', 'NS', 'SOA', 'ANY', 'HTTPS', 'SVCB']);
-const RCODES = new Set(['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED']);
+const RCODES = new Set(['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS']);
 
 export function dnsMetrics(registry: Registry | undefined, cacheSize: () => number): DnsMetrics {
   if (!registry) {
