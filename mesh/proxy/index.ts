@@ -3,6 +3,8 @@
  * to per-port loopback listeners, balanced over the Service's endpoints and carried directly or
  * through mesh tunnels. See README.md.
  */
+
+export { createProxyAgent, type ProxyAgentComponents, type ProxyConfig, ProxyConfigSchema } from './config.ts';
 export {
   createDestinationRules,
   DESTINATION_RULES,

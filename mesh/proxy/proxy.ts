@@ -18,6 +18,9 @@ import type { Steering, SteerRule } from './rules.ts';
 import { type PortDeps, startTcpPort } from './tcp.ts';
 import { startUdpPort, type UdpPort } from './udp.ts';
 
+/** What the proxy reads of the service catalog. */
+export type ProxyCatalog = Pick<ServiceCatalog, 'byClusterIP' | 'entries' | 'onChange' | 'waitForSync'>;
+
 export interface ServiceProxyInit {
   /**
    * Endpoint addresses dialled directly when their node is on our LAN (a routable pod network);
@@ -33,7 +36,7 @@ export interface ServiceProxyInit {
 
 export interface ServiceProxyComponents {
   /** The service catalog, started by its owner (the node agent shares it with DNS). */
-  catalog: ServiceCatalog;
+  catalog: ProxyCatalog;
   mesh: ProxyMesh;
   steering: Steering;
   /** DestinationRules; absent: every Service port uses ROUND_ROBIN (or its ClientIP affinity). */
