@@ -145,3 +145,12 @@ test('changes in the catalog show in the next answer (names, PTR, namespaces)', 
   assert.equal(z.answer('a.ns.svc.edge.example', 'A')?.rcode, 'NXDOMAIN');
   assert.equal(z.answer('a.ns.svc.cluster.local', 'A'), undefined, 'another domain is forwarded');
 });
+
+test('before the catalog has synced, cluster names are SERVFAIL (not a cached NXDOMAIN)', () => {
+  let synced = false;
+  const c = { ...stubCatalog([entry('ns', 'a', { clusterIPs: ['10.0.0.1'] })]), synced: () => synced };
+  const z = createClusterZone({ domain: 'cluster.local', ttl: 5 }, c);
+  assert.equal(z.answer('a.ns.svc.cluster.local', 'A')?.rcode, 'SERVFAIL');
+  synced = true;
+  assert.deepEqual(data(z.answer('a.ns.svc.cluster.local', 'A')?.answers), ['10.0.0.1']);
+});

@@ -18,10 +18,11 @@ import {
 } from './names.ts';
 
 /** What DNS reads of the catalog (the catalog itself, or a stub in unit tests). */
-export type DnsCatalog = Pick<ServiceCatalog, 'lookup' | 'entries' | 'onChange'>;
+export type DnsCatalog = Pick<ServiceCatalog, 'lookup' | 'entries' | 'onChange'> &
+  Partial<Pick<ServiceCatalog, 'synced'>>;
 
 export interface LocalAnswer {
-  rcode: 'NOERROR' | 'NXDOMAIN';
+  rcode: 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL';
   answers: Answer[];
   authorities: Answer[];
   additionals: Answer[];
@@ -205,6 +206,11 @@ export function createClusterZone(init: { domain: string; ttl: number }, catalog
 
   return {
     answer(name, type) {
+      // Before the first full list a missing Service may only be not listed yet: SERVFAIL makes the
+      // client try again, where NXDOMAIN would be cached as an answer.
+      if (catalog.synced && !catalog.synced() && parseClusterName(name, domain)) {
+        return { rcode: 'SERVFAIL', answers: [], authorities: [], additionals: [] };
+      }
       const key = `${type}|${name}`;
       const hit = memo.get(key);
       if (hit !== undefined) return hit ?? undefined;

@@ -98,7 +98,7 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
   }
 
   async function local(q: Question, a: LocalAnswer): Promise<Reply> {
-    const reply: Reply = { ...a, rcode: RCODE[a.rcode], aa: true };
+    const reply: Reply = { ...a, rcode: RCODE[a.rcode], aa: a.rcode !== 'SERVFAIL' };
     if (!a.chase) return reply;
     // ExternalName: the CNAME, then what the target resolves to (stub resolvers do not follow it themselves).
     // A target inside the cluster domain is answered here (one level: ExternalName chains are not followed).
@@ -194,7 +194,11 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
     try {
       const a = c.zone?.answer(q.name, q.type);
       // Cluster answers without a chase stay synchronous: no await on the hot path.
-      reply = a ? (a.chase ? await local(q, a) : { ...a, rcode: RCODE[a.rcode], aa: true }) : await forward(q);
+      reply = a
+        ? a.chase
+          ? await local(q, a)
+          : { ...a, rcode: RCODE[a.rcode], aa: a.rcode !== 'SERVFAIL' }
+        : await forward(q);
     } catch (err) {
       c.log.error({ err, name: q.name, type: q.type }, 'dns query failed');
       reply = { rcode: RCODE.SERVFAIL, aa: false, answers: [], authorities: [], additionals: [] };
