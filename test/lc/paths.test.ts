@@ -22,7 +22,7 @@ import { targetLabel } from '../../common/sedna/targets.ts';
 import { installCrds } from '../../crds/install.ts';
 import type { Host } from '../../netlab/index.ts';
 import { type Envtest, startControlPlane } from '../envtest/index.ts';
-import { create, mergePatch, nodeToken } from '../hub/helpers.ts';
+import { create, get, incrementalJob, mergePatch, nodeToken, startIncrementalJob } from '../hub/helpers.ts';
 import { createMeshLab, until } from '../mesh/harness.ts';
 import { applyStatusPolicy, lcApiToken } from './fallback-helpers.ts';
 
@@ -34,6 +34,7 @@ const NODE = 'edge-1';
 
 interface LcStatusJson {
   path: string;
+  outboxReports: number;
   pathSwitches: number;
   connected: boolean;
   pathsDown: string[];
@@ -64,7 +65,7 @@ async function heal(b1: Host, name: string) {
   assert.equal(r.code, 0, `nft: ${r.stderr}`);
 }
 
-test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut → fallback (own node only, reports written); mesh back → mesh; direct back → direct; everything cut → serves from its store, reports wait; restored → reconnects, catches up, reports land', async (t) => {
+test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut → fallback (own node only, reports written); mesh back → mesh; direct back → direct; everything cut → serves from its store, reports wait; restored → reconnects, catches up, reports land; every IL report exactly once', async (t) => {
   const m = await createMeshLab({ nodes: ['r1', 'c', 'b1'], mapping: 'endpoint-independent' });
   t.after(() => m.destroy());
   const root = await m.lab.attachRoot('pub', '198.18.0.254/24');
@@ -191,6 +192,48 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   await reaches(await change(0), 'on direct');
   await counted('the first count, on direct', 30_000);
 
+  // Reports of a non-coalescing kind across every switch: an IL job reading the Dataset, and a
+  // worker's stage report at each step (each naming its number in its output model's URL). Every
+  // one the LC accepts must become exactly one condition in the API, whatever path carried it.
+  const job = incrementalJob('il', 'ds') as { metadata: Record<string, unknown> };
+  job.metadata.labels = { [targetLabel(NODE)]: 'true' };
+  await create(rest, ns, 'IncrementalLearningJob', job);
+  await startIncrementalJob(rest, ns, 'il');
+  await until(
+    'the IL job at the LC',
+    async () =>
+      (await lcGet<{ items: Array<{ name: string }> }>(b1, '/fedmesh/objects'))?.items.some((o) => o.name === 'il')
+        ? true
+        : undefined,
+    20_000,
+  );
+  let accepted = 0;
+  const stageReport = async () => {
+    const body = {
+      name: 'il-train-worker',
+      namespace: ns,
+      ownerName: 'il',
+      ownerKind: 'incrementallearningjob',
+      kind: 'train',
+      status: 'waiting',
+      results: [{ format: 'pb', url: `/paths/report/${accepted}` }],
+    };
+    const url = `http://${LC_HTTP}/sedna/workers/il-train-worker/info`;
+    const r = await b1.exec('curl', [
+      '-fsS',
+      '-m',
+      '2',
+      '-H',
+      'content-type: application/json',
+      '-d',
+      JSON.stringify(body),
+      url,
+    ]);
+    assert.equal(r.code, 0, `worker report ${accepted}: ${r.stderr}`);
+    accepted++;
+  };
+  await stageReport();
+
   // Direct cut by dropping packets: the LC heartbeat notices, the mesh tunnel serves.
   const c4 = m.addr('c');
   await drop(b1, 'direct', `ip daddr ${c4} tcp dport ${HUB_PORT}`, `ip saddr ${c4} tcp sport ${HUB_PORT}`);
@@ -200,6 +243,7 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   await reaches(rv1, 'through the mesh');
   addSample();
   await counted('a report through the mesh');
+  await stageReport();
   t.diagnostic(`direct cut → change applied through the mesh in ${Math.round(performance.now() - cutAt)} ms`);
   const s1 = await status();
   assert.deepEqual(s1?.pathsDown, ['direct']);
@@ -207,6 +251,7 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   // The relay dies: whatever route the tunnel used, changes keep reaching the LC through the mesh.
   r1.proc.signal('SIGKILL');
   await reaches(await change(2), 'with the relay gone', 30_000);
+  await stageReport();
 
   // The mesh cut too (everything to and from the cloud node; the API server's route stays): the
   // fallback serves — this node's changes reach it, another node's object never does, and the
@@ -223,10 +268,12 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   t.diagnostic(`mesh cut → change applied by the fallback in ${Math.round(performance.now() - meshCutAt)} ms`);
   addSample();
   await counted('a report written through the edge API');
+  await stageReport();
+  await stageReport();
   const objs = await lcGet<{ items: Array<{ name: string }> }>(b1, '/fedmesh/objects');
   assert.deepEqual(
-    objs?.items.map((o) => o.name),
-    ['ds'],
+    objs?.items.map((o) => o.name).sort(),
+    ['ds', 'il'],
     "another node's object never reaches the LC",
   );
 
@@ -236,6 +283,7 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   await onPath('mesh', 10_000);
   t.diagnostic(`mesh restored → back on the mesh in ${Math.round(performance.now() - meshBackAt)} ms`);
   await reaches(await change(11), 'back on the mesh');
+  await stageReport();
   const fb = await lcGet<{ fallback?: { running: boolean; objectsReceived: number } }>(b1, '/fedmesh/status');
   assert.equal(fb?.fallback?.running, false);
 
@@ -245,6 +293,7 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   await onPath('direct', 10_000);
   t.diagnostic(`direct restored → back on direct in ${Math.round(performance.now() - healedAt)} ms`);
   await reaches(await change(3), 'back on direct');
+  await stageReport();
 
   // Everything cut, the edge API too: no path; the LC keeps serving its store (objects, readiness).
   await drop(b1, 'all', 'oifname != "lo"', 'iifname != "lo"');
@@ -257,6 +306,8 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   assert.equal(ready.code, 0);
   addSample();
   addSample(); // counted and reported while no path is up: waits in the outbox
+  await stageReport();
+  await stageReport();
   await until(
     'the report waiting in the outbox',
     async () => {
@@ -271,6 +322,22 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   await until('a path again', async () => ((await status())?.connected ? true : undefined), 30_000);
   await reaches(rv4, 'after the restore', 30_000);
   await counted('the outbox drained after the restore');
+  await stageReport();
+  await until('the outbox empty', async () => ((await status())?.outboxReports === 0 ? true : undefined), 20_000);
+  const conds =
+    (await get<{ status?: { conditions?: Array<{ data?: string }> } }>(rest, ns, 'IncrementalLearningJob', 'il')).status
+      ?.conditions ?? [];
+  const landed = conds
+    .map(
+      (c) => (JSON.parse(c.data ?? '{}') as { output?: { models?: Array<{ url?: string }> } }).output?.models?.[0]?.url,
+    )
+    .filter((u) => u?.startsWith('/paths/report/'));
+  assert.deepEqual(
+    landed,
+    Array.from({ length: accepted }, (_, k) => `/paths/report/${k}`),
+    'every IL report the LC accepted landed exactly once, in order, across direct → mesh → fallback → mesh → direct → none → restored',
+  );
+  // The Dataset's count is coalesced (last write wins): the API holds the last one (`counted` above).
   const metrics = await b1.exec('curl', ['-fsS', '-m', '2', `http://${LC_HTTP}/metrics`]);
   assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="direct",to="mesh"\} [1-9]/m);
   assert.match(metrics.stdout, /^fedmesh_lc_path_switches_total\{from="mesh",to="direct"\} [1-9]/m);
