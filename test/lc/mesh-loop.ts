@@ -19,8 +19,8 @@ export const GM_SERVICE = 'fedmesh-gm';
 
 export interface LoopMeshInit {
   dir: string;
-  /** The GM hub port the GM-side agent advertises. */
-  gmPort: number;
+  /** The GM hub port the GM-side agent advertises (absent: it only relays, advertising nothing). */
+  gmPort?: number;
   /** A rogue agent advertising fedmesh-gm → this port (something that is no GM). */
   roguePort?: number;
   /** Endorse the real GM's advertisement and have the LC side trust only that key. */
@@ -97,7 +97,7 @@ export async function startLoopMesh(init: LoopMeshInit): Promise<LoopMesh> {
   try {
     await start('gm', {
       ...base(gmMeshPort),
-      advertise: [{ name: GM_SERVICE, port: init.gmPort }],
+      ...(init.gmPort !== undefined && { advertise: [{ name: GM_SERVICE, port: init.gmPort }] }),
       ...(pub && { serviceKeyFile: keyFile }),
     });
     if (init.roguePort !== undefined) {
