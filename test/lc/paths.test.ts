@@ -271,11 +271,7 @@ test('LC paths: direct cut → mesh tunnel; relay killed → continues; mesh cut
   await stageReport();
   await stageReport();
   const objs = await lcGet<{ items: Array<{ name: string }> }>(b1, '/fedmesh/objects');
-  assert.deepEqual(
-    objs?.items.map((o) => o.name).sort(),
-    ['ds', 'il'],
-    "another node's object never reaches the LC",
-  );
+  assert.deepEqual(objs?.items.map((o) => o.name).sort(), ['ds', 'il'], "another node's object never reaches the LC");
 
   // The mesh restored: the next probe takes the LC back to a GM, the fallback stops.
   await heal(b1, 'mesh');
