@@ -12,6 +12,13 @@ import type { Logger } from '../../common/log.ts';
 import { MAX_RESPONSE_BYTES, MAX_WATCH_LINE_BYTES } from './constants.ts';
 import { FallbackError } from './errors.ts';
 
+/**
+ * Sent on every request. yurthub caches responses per client component, the User-Agent up to its
+ * first "/", and only for components named in its `cache_agents`: `fedmesh-lc` is the name to add.
+ * Without a User-Agent (Node's default) yurthub caches nothing, so nothing is served offline.
+ */
+export const USER_AGENT = 'fedmesh-lc/1';
+
 export interface EdgeApiClientInit {
   url: string;
   tokenFile?: string;
@@ -94,6 +101,7 @@ export function createEdgeApiClient(init: EdgeApiClientInit, c: EdgeApiClientCom
         signal,
         headers: {
           accept: 'application/json',
+          'user-agent': USER_AGENT,
           ...(t === undefined ? {} : { authorization: `Bearer ${t}` }),
           ...(body === undefined
             ? {}

@@ -12,9 +12,12 @@ export const WATCH_TIMEOUT_MIN_S = 240;
 export const WATCH_TIMEOUT_MAX_S = 300;
 
 /**
- * A watch that sends nothing, not even a bookmark, for this long is ended and restarted from the
- * last version (ms). A kube-apiserver sends a bookmark about once a minute to watchers that ask
- * (allowWatchBookmarks); endpoints that never send bookmarks cost one re-watch per idle period.
+ * A watch that sends nothing, not even a bookmark, for this long is ended and the kind listed
+ * again (ms). A kube-apiserver sends a bookmark about once a minute to watchers that ask
+ * (allowWatchBookmarks), so this never fires there; edgecore's metaServer sends none, ignores the
+ * watch's version (every watch starts with all its objects) and never sends DELETED for an object
+ * that lost the node's label, so there the relist costs what a re-watch would and drops objects
+ * that moved away; yurthub offline holds watches open and empty, and its relist is local.
  */
 export const WATCH_IDLE_MS = 90_000;
 

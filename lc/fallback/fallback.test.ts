@@ -105,6 +105,7 @@ test('lists and watches only its node’s objects, by label selector, and follow
   assert.equal(st.selectorIgnored, false);
   assert.ok(st.objectsReceived >= 5 && st.bytesReceived > 0);
   assert.match(r.registry.render(), /fedmesh_lc_fallback_bytes_received_total \d+/);
+  assert.deepEqual([...r.api.agents], ['fedmesh-lc/1'], 'yurthub caches by User-Agent');
   assert.deepEqual(
     r.applied.map((o) => `${o.op} ${o.kind}/${o.name}`),
     ['upsert Dataset/d1', 'upsert Model/m1', 'upsert Dataset/d1', 'upsert Dataset/d3', 'delete Model/m1'],
@@ -158,6 +159,52 @@ test('a watch that sends nothing is restarted after the idle time', async () => 
   r.api.opts.silentWatches = false;
   r.api.put('datasets', 'ns', 'd2', mine);
   await until('change after the restart', () => names(r.store).includes('Dataset/d2'));
+});
+
+test('an endpoint that never sends DELETED for an object leaving the label (metaServer): gone at the idle relist', async () => {
+  const r = await rig({ watchIdleMs: 150 }, (api) => {
+    api.put('datasets', 'ns', 'd1', mine);
+    api.put('datasets', 'ns', 'd2', mine);
+  });
+  r.start();
+  await until('synced', () => names(r.store).join() === 'Dataset/d1,Dataset/d2');
+  // A selector-honouring endpoint: the move is a DELETED on the watch.
+  r.api.put('datasets', 'ns', 'd1', theirs);
+  await until('moved away', () => names(r.store).join() === 'Dataset/d2');
+  r.api.opts.dropUnmatched = true;
+  r.api.put('datasets', 'ns', 'd2', theirs);
+  await until('dropped at the relist after the idle time', () => names(r.store).length === 0, 3000);
+  assert.ok(r.fallback.status().idleRestarts >= 1);
+});
+
+test('a status write answered from a cache (200, same version) is not written: the report stays, then lands', async () => {
+  const r = await rig({}, (api) => {
+    api.put('datasets', 'ns', 'd1', mine);
+    api.opts.cachedWrites = true;
+  });
+  r.start();
+  await until('synced', () => r.fallback.status().synced);
+  r.store.enqueue({
+    kind: 'Dataset',
+    namespace: 'ns',
+    name: 'd1',
+    status: { numberOfSamples: 7 },
+    reportedAt: '2026-01-01T00:00:00.000Z',
+    coalesce: true,
+  });
+  r.fallback.kick();
+  await until('tried', () => r.api.requests.filter((q) => q.startsWith('PUT')).length >= 1);
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(r.store.outboxSize(), 1, 'still in the outbox');
+  assert.equal(r.fallback.status().reportsWritten, 0);
+  assert.equal(r.fallback.status().writes, 'on', 'tried again, not turned off');
+  r.api.opts.cachedWrites = false;
+  r.fallback.kick();
+  await until('written', () => r.store.outboxSize() === 0, 8000);
+  assert.deepEqual(r.api.get('datasets', 'ns', 'd1')?.status, {
+    numberOfSamples: 7,
+    updateTime: '2026-01-01T00:00:00.000Z',
+  });
 });
 
 test('a refused credential: a clear error in status, nothing applied, retried no faster than the auth backoff', async () => {

@@ -56,7 +56,7 @@ export function createFallback(init: FallbackInit, components: FallbackComponent
     lists: registry.counter('fedmesh_lc_fallback_lists_total', 'Full lists through the edge API, by kind.'),
     restarts: registry.counter(
       'fedmesh_lc_fallback_watch_restarts_total',
-      'Watches started again, by reason (gone: 410, relisted; idle: nothing received in time; ended).',
+      'Watches started again, by reason (gone: 410, relisted; idle: nothing received in time, relisted; ended).',
     ),
     errors: registry.counter('fedmesh_lc_fallback_errors_total', 'Edge API failures, by code.'),
     written: registry.counter(
@@ -177,9 +177,12 @@ export function createFallback(init: FallbackInit, components: FallbackComponent
           counts.gone++;
           m.restarts.inc(1, { reason: 'gone' });
         } else if (err instanceof FallbackError && err.code === 'ERR_EDGE_API_IDLE') {
+          // Relisted, not re-watched: a metaServer re-sends every object at each watch anyway (it
+          // ignores the version) and never tells a watcher that an object left its selector.
+          needList = true;
           counts.idle++;
           m.restarts.inc(1, { reason: 'idle' });
-          log.info({ kind: r.kind }, 'edge api watch idle, watching again');
+          log.info({ kind: r.kind }, 'edge api watch idle, listing again');
         } else {
           const code = failed(err, { kind: r.kind });
           await wait(code === 'ERR_EDGE_API_AUTH' ? Math.max(AUTH_RETRY_MS, delay) : delay);

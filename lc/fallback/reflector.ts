@@ -2,8 +2,8 @@
  * List + watch of one Sedna kind through the edge API, applied to the LC store (client-go's
  * reflector in small, with the store as the cache): a paged list selected by this node's target
  * label ends with a `retain` of what it listed (no delete is missed while not watching), a watch
- * from the list's version with bookmarks, re-watched from the last version when it ends or idles,
- * listed again on 410 Gone. Objects without this node's label (an endpoint that ignores the
+ * from the list's version with bookmarks, re-watched from the last version when it ends, listed
+ * again on 410 Gone or when it idles. Objects without this node's label (an endpoint that ignores the
  * selector, or an object the labeler just untargeted) are dropped here, or deleted when held.
  */
 import type { Logger } from '../../common/log.ts';

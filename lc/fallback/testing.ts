@@ -21,6 +21,8 @@ export interface FakeEdgeApi {
   compact(): void;
   /** Every request's method and path+query, in order. */
   requests: string[];
+  /** User-Agent headers seen. */
+  agents: Set<string>;
   opts: {
     ignoreSelector?: boolean;
     /** Answer every request with this status. */
@@ -31,6 +33,10 @@ export interface FakeEdgeApi {
     endWatches?: boolean;
     /** Status PUTs answered with this status. */
     statusWrites?: number;
+    /** Status PUTs answered 200 with the object unchanged (yurthub offline answers from its cache). */
+    cachedWrites?: boolean;
+    /** Watch events of objects that no longer match the selector are not sent (metaServer's cloud side). */
+    dropUnmatched?: boolean;
   };
   close(): Promise<void>;
 }
@@ -42,14 +48,19 @@ export async function startFakeEdgeApi(): Promise<FakeEdgeApi> {
   const history: Array<{ plural: string; type: string; obj: Obj }> = [];
   const watchers = new Set<{ plural: string; selector?: string; res: ServerResponse }>();
   const requests: string[] = [];
+  const agents = new Set<string>();
   const opts: FakeEdgeApi['opts'] = {};
 
   const matches = (o: Obj, selector?: string) =>
     opts.ignoreSelector || !selector || Object.hasOwn(o.metadata.labels ?? {}, selector);
-  const emit = (plural: string, type: string, obj: Obj) => {
+  const emit = (plural: string, type: string, obj: Obj, was?: Obj) => {
     history.push({ plural, type, obj });
     for (const w of watchers) {
-      if (w.plural === plural && matches(obj, w.selector) && !opts.silentWatches) {
+      // A selector-honouring API server turns a change that leaves the selector into DELETED.
+      const left = !matches(obj, w.selector) && was !== undefined && matches(was, w.selector);
+      if (w.plural !== plural || opts.silentWatches) continue;
+      if (left && !opts.dropUnmatched) w.res.write(`${JSON.stringify({ type: 'DELETED', object: obj })}\n`);
+      else if (matches(obj, w.selector)) {
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
       }
     }
@@ -63,6 +74,7 @@ export async function startFakeEdgeApi(): Promise<FakeEdgeApi> {
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const u = new URL(req.url ?? '/', 'http://x');
     requests.push(`${req.method} ${u.pathname}${u.search}`);
+    agents.add(req.headers['user-agent'] ?? '');
     if (opts.failWith) return send(res, opts.failWith, statusBody(opts.failWith, 'Forbidden'));
     // /apis/sedna.io/v1alpha1[/namespaces/NS]/PLURAL[/NAME[/status]]
     const parts = u.pathname.split('/').slice(4);
@@ -108,6 +120,7 @@ export async function startFakeEdgeApi(): Promise<FakeEdgeApi> {
     if (req.method === 'GET') return send(res, 200, cur);
     if (req.method === 'PUT' && sub === 'status') {
       if (opts.statusWrites) return send(res, opts.statusWrites, statusBody(opts.statusWrites, 'Refused'));
+      if (opts.cachedWrites) return send(res, 200, cur);
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const body = JSON.parse(Buffer.concat(chunks).toString()) as Obj;
@@ -129,13 +142,15 @@ export async function startFakeEdgeApi(): Promise<FakeEdgeApi> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    agents,
     opts,
     put(plural, ns, name, labels, extra = {}) {
       const key = `${plural}/${ns}/${name}`;
-      const type = objects.has(key) ? 'MODIFIED' : 'ADDED';
+      const was = objects.get(key);
+      const type = was ? 'MODIFIED' : 'ADDED';
       const obj: Obj = { ...extra, metadata: { name, namespace: ns, resourceVersion: String(++rv), labels } };
       objects.set(key, obj);
-      emit(plural, type, obj);
+      emit(plural, type, obj, was);
       return obj;
     },
     delete(plural, ns, name) {

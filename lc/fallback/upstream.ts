@@ -8,7 +8,9 @@
  * A report waits for a GM instead when it needs a write the node restriction would refuse (an
  * object not labelled for this node, e.g. an FL job's aggregation Model) or the object is not held
  * here. With `auto`, an endpoint that refuses writes (403, 404 on the status path, 405, 501) turns
- * writing off until the next run; reports wait in the outbox for any path that takes them.
+ * writing off until the next run; reports wait in the outbox for any path that takes them. A
+ * write answered without a new version (an endpoint answering from its cache) is not written: the
+ * report stays and is tried again.
  */
 import type { Logger } from '../../common/log.ts';
 import type { KubeObject } from '../../common/sedna/objects.ts';
@@ -77,7 +79,18 @@ export function createStatusWriter(
       const next = m.mutate(current);
       if (next === undefined) return;
       try {
-        await client.request('PUT', `${urlOf(m)}/status`, { body: withStatus(obj, next), signal: deadline });
+        const sent = (obj.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        const answer = await client.request<KubeObject>('PUT', `${urlOf(m)}/status`, {
+          body: withStatus(obj, next),
+          signal: deadline,
+        });
+        // A write that changes the status gets a new version. yurthub, cut off from the cloud,
+        // answers an update with the object from its cache (200, same version) and writes nothing:
+        // the report must stay in the outbox.
+        const got = (answer?.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        if (sent !== undefined && got === sent) {
+          throw new FallbackError('ERR_EDGE_API_WRITE_IGNORED', `PUT ${urlOf(m)}/status: answered without writing`);
+        }
         return;
       } catch (err) {
         if (!(err instanceof FallbackError && err.status === 409) || attempt >= WRITE_ATTEMPTS) throw err;
