@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { sleep } from '../../common/async.ts';
+import type { KubeRest } from '../../common/kube/rest.ts';
 import { createLogger } from '../../common/log.ts';
 import { createRegistry } from '../../common/metrics.ts';
 import type { SignedRecord } from '../records/record.ts';
@@ -17,7 +19,10 @@ import { type HealthView, signView } from './view.ts';
 
 const WALL = Date.UTC(2026, 0, 1);
 
-async function setup(t: { after(fn: () => unknown): void }, opts: { zones?: Record<string, string> } = {}) {
+async function setup(
+  t: { after(fn: () => unknown): void },
+  opts: { zones?: Record<string, string>; config?: Record<string, unknown>; rest?: KubeRest; running?: boolean } = {},
+) {
   const dir = await mkdtemp(join(tmpdir(), 'fm-health-agent-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const keys = new Map<string, PrivateKey>();
@@ -41,11 +46,22 @@ async function setup(t: { after(fn: () => unknown): void }, opts: { zones?: Reco
     }),
   });
   let mono = 1_000;
-  const clock = { now: () => mono, wall: () => WALL, sleep: async () => {} };
+  // A started agent needs its periods to take real time, or its loop never yields.
+  const clock = {
+    now: () => mono,
+    wall: () => WALL,
+    sleep: opts.running ? (_ms: number, signal: AbortSignal) => sleep(20, signal) : async () => {},
+  };
   const registry = createRegistry();
   const zones = opts.zones ? { zones: { enabled: true } } : {};
   const agent = await createHealthAgent(
-    { self: 'a', peerId: peer('a'), stateDir: dir, zone: opts.zones?.a, config: resolveHealthConfig(zones) },
+    {
+      self: 'a',
+      peerId: peer('a'),
+      stateDir: dir,
+      zone: opts.zones?.a,
+      config: resolveHealthConfig({ ...zones, ...opts.config }),
+    },
     {
       key: keys.get('a') as PrivateKey,
       directory,
@@ -55,6 +71,7 @@ async function setup(t: { after(fn: () => unknown): void }, opts: { zones?: Reco
       log,
       registry,
       clock,
+      rest: opts.rest,
     },
   );
   let seq = 0;
@@ -155,4 +172,37 @@ test('health agent: zones off, a view judging a node not met yet is accepted; th
     agent.status().nodes.map((n) => n.node),
     ['a', 'b', 'c', 'evil'],
   );
+});
+
+test("health agent with publish: writes its own and its peers' views to its ConfigMap, unchanged", async (t) => {
+  const writes: { method: string; path: string; body: { data: Record<string, string> } }[] = [];
+  const rest = {
+    server: 'https://api.invalid',
+    request: async (method: string, path: string, init?: { body?: unknown }) => {
+      writes.push({ method, path, body: init?.body as { data: Record<string, string> } });
+      return {};
+    },
+    watch: () => {
+      throw new Error('not used');
+    },
+    close: () => {},
+  } as unknown as KubeRest;
+  const { agent, view } = await setup(t, {
+    config: { period: '200ms', publish: { namespace: 'sedna' } },
+    rest,
+    running: true,
+  });
+  const fromB = await view('b', { a: fine });
+  await agent.receive(fromB);
+  const ac = new AbortController();
+  const running = agent.start(ac.signal);
+  for (let i = 0; i < 100 && !writes.some((w) => w.body?.data?.view); i++) await new Promise((r) => setTimeout(r, 10));
+  ac.abort();
+  await running;
+  const w = writes.find((x) => x.body?.data?.view);
+  assert.ok(w, 'a write with the own view');
+  assert.equal(w.method, 'PATCH');
+  assert.equal(w.path, '/api/v1/namespaces/sedna/configmaps/fedmesh-health-a');
+  assert.equal(w.body.data['relay.b'], new TextDecoder().decode(fromB));
+  assert.match(w.body.data.view ?? '', /"payload"/);
 });

@@ -18,6 +18,8 @@
  */
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { loadClusterAccess } from '../../common/kube/access.ts';
+import { createKubeRest, type KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
 import type { Directory } from '../records/directory.ts';
@@ -28,6 +30,7 @@ import { MAX_CONCURRENT_PROBES, MAX_VIEW_BYTES } from './constants.ts';
 import { bumpEpoch } from './epoch.ts';
 import { ViewRejectedError } from './errors.ts';
 import { createProber, type HealthClock, type Prober, systemHealthClock } from './prober.ts';
+import { createViewPublisher } from './publisher.ts';
 import { type Outcome, tallyZone } from './tally.ts';
 import type { SignedView } from './view.ts';
 import { type LabelledNode, type Zone, zoneOf } from './zones.ts';
@@ -65,6 +68,8 @@ export interface HealthAgentComponents {
   log: Logger;
   registry?: Registry;
   clock?: HealthClock;
+  /** The API the views are published to (config `publish`); default: from `publish.kubeconfig`. */
+  rest?: KubeRest;
 }
 
 /** One zone member as this node's tally sees it. */
@@ -115,6 +120,10 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
   const clock = c.clock ?? systemHealthClock;
   let cfg = init.config;
   const epoch = await bumpEpoch(init.stateDir, { log, wall: () => clock.wall() });
+  // Views to the cloud (publisher.ts), beside the probes, when configured; read at start only.
+  // The cluster access is resolved now, so a node without one fails at start-up, not later.
+  const toCloud = init.config.publish;
+  const rest = toCloud && (c.rest ?? (await createKubeRest(loadClusterAccess(toCloud.kubeconfig).access)));
 
   const zone = (): Zone => {
     const label = cfg.zones.label;
@@ -321,9 +330,17 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
         maxInboundStreams: MAX_INBOUND_STREAMS,
       });
       log.info({ epoch, zone: zone().id, periodMs: cfg.periodMs }, 'health agent started');
+      const publisher =
+        toCloud && rest
+          ? createViewPublisher(
+              { node: init.self, namespace: toCloud.namespace, periodMs: () => cfg.periodMs },
+              { rest, views: heldViews, log: c.log },
+            )
+          : undefined;
       try {
-        await prober.start(signal);
+        await Promise.all([prober.start(signal), publisher?.start(signal)]);
       } finally {
+        if (rest && !c.rest) rest.close();
         await c.libp2p.unhandle(HEALTH_PROTOCOL).catch(() => {});
       }
     },

@@ -9,6 +9,9 @@
  *   zones:
  *     enabled: false        # off: every node judges every other
  *     label: fedmesh.io/topology-zone
+ *   publish:                # write the views held to the API for the GM (publisher.ts); absent: off
+ *     namespace: sedna      # namespace of the views ConfigMaps (the GM's --health-namespace)
+ *     kubeconfig: /path     # optional: default in-cluster, then $KUBECONFIG
  *
  * Durations are Go-style (`1500ms`, `5s`, `1m`). Unknown keys are errors. Defaults and their
  * reasons: constants.ts.
@@ -52,6 +55,15 @@ export const HealthConfigSchema = Type.Object(
         strict,
       ),
     ),
+    publish: Type.Optional(
+      Type.Object(
+        {
+          namespace: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+          kubeconfig: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+        },
+        strict,
+      ),
+    ),
   },
   strict,
 );
@@ -72,6 +84,8 @@ export interface HealthConfig {
   failureThreshold: number;
   /** Zone grouping. Default: off, label `fedmesh.io/topology-zone`. */
   zones: ZoneConfig;
+  /** Views to the API for the GM (publisher.ts); absent: not published. Read at start only. */
+  publish?: { namespace: string; kubeconfig?: string };
 }
 
 const check = Compile(HealthConfigSchema);
@@ -101,6 +115,7 @@ export function resolveHealthConfig(value: unknown, source = 'health config'): H
     maxSkewMs: ms('maxSkew', DEFAULT_MAX_SKEW_MS),
     failureThreshold: doc.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD,
     zones: { enabled: doc.zones?.enabled ?? DEFAULT_ZONES_ENABLED, label: doc.zones?.label ?? DEFAULT_ZONE_LABEL },
+    ...(doc.publish ? { publish: { ...doc.publish } } : {}),
   };
   if (periodMs < MIN_PERIOD_MS || periodMs > MAX_PERIOD_MS) {
     throw new ConfigError(`${source}: /period must be between ${MIN_PERIOD_MS}ms and ${MAX_PERIOD_MS / 60_000}m`);
