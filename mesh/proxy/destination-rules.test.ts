@@ -24,6 +24,11 @@ test('loadBalancer → policy', () => {
       lb: { consistentHash: { httpHeaderName: 'x-user' } },
       want: { consistentHash: { httpHeaderName: 'x-user' } },
     },
+    {
+      name: 'cookie with ttl',
+      lb: { consistentHash: { httpCookie: { name: 'sid', path: '/app', ttl: '1h30m' } } },
+      want: { consistentHash: { httpCookie: { name: 'sid', path: '/app', ttlS: 5400 } } },
+    },
     { name: 'unknown field', lb: { simpel: 'RANDOM' }, code: 'ERR_INVALID_DESTINATION_RULE' },
     { name: 'unknown value', lb: { simple: 'FASTEST' }, code: 'ERR_INVALID_DESTINATION_RULE' },
     { name: 'passthrough', lb: { simple: 'PASSTHROUGH' }, code: 'ERR_INVALID_DESTINATION_RULE' },

@@ -91,6 +91,15 @@ const RuleSchema = Type.Object({
 const checkRule = Compile(RuleSchema);
 type RuleObject = Static<typeof RuleSchema>;
 
+/** `1h30m`, `10s`, `500ms` → milliseconds (the Ttl pattern above admits only these units). */
+export function durationMs(text: string): number {
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+  let total = 0;
+  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)/g))
+    total += Number(m[1]) * (unit[m[2] as string] ?? 0);
+  return total;
+}
+
 export class InvalidRuleError extends Error {
   readonly code = 'ERR_INVALID_DESTINATION_RULE';
   constructor(message: string) {
@@ -116,7 +125,11 @@ export function toPolicy(lb: unknown, where: string): LbPolicy | undefined {
     if (kinds.length !== 1) throw new InvalidRuleError(`${where}.consistentHash: name exactly one hash key`);
     if (ch.useSourceIp === true) return { consistentHash: { useSourceIp: true } };
     if (ch.httpHeaderName) return { consistentHash: { httpHeaderName: ch.httpHeaderName } };
-    if (ch.httpCookie) return { consistentHash: { httpCookie: { name: ch.httpCookie.name } } };
+    if (ch.httpCookie) {
+      const { name, path, ttl } = ch.httpCookie;
+      const ttlS = ttl === undefined ? undefined : Math.floor(durationMs(ttl) / 1000);
+      return { consistentHash: { httpCookie: { name, ...(path ? { path } : {}), ...(ttlS ? { ttlS } : {}) } } };
+    }
     throw new InvalidRuleError(
       `${where}.consistentHash: ${kinds[0]}${ch.useSourceIp === false ? ': false' : ''} is not supported`,
     );

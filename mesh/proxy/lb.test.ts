@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Candidate, createBalancer, hash32, localityOrder, preferredPool } from './lb.ts';
+import { hash32 } from './hash.ts';
+import { type Candidate, createBalancer, localityOrder, preferredPool } from './lb.ts';
 
 const c = (id: string, extra: Partial<Candidate> = {}): Candidate => ({ id, locality: 'lan', ...extra });
 /** A deterministic [0,1) source (xorshift32). */

@@ -12,10 +12,13 @@
  *      is nearest by measured RTT (within a band, see constants.ts).
  *   3. The policy over that pool: ROUND_ROBIN (default), RANDOM, LEAST_REQUEST (power of two
  *      choices, Envoy's algorithm) or a consistent hash (rendezvous hashing: when an endpoint
- *      leaves, only its own clients move) of the source IP — the IP only, never the port.
+ *      leaves, only its own clients move) of the source IP — the IP only, never the port — or of
+ *      an HTTP header or cookie (http.ts; our own cookie names its endpoint directly).
  * The rest of the candidates follow in locality order as fallbacks when the choice cannot be reached.
  */
 import { AFFINITY_MAX_CLIENTS, RTT_BAND_FACTOR, RTT_BAND_SLACK_MS } from './constants.ts';
+import { hash32 } from './hash.ts';
+import { cookieOf, cookieToken } from './http.ts';
 
 export type SimplePolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
 export const SIMPLE_POLICIES: readonly SimplePolicy[] = ['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST'];
@@ -24,8 +27,16 @@ export const SIMPLE_POLICIES: readonly SimplePolicy[] = ['ROUND_ROBIN', 'RANDOM'
 export type LbPolicy =
   | { simple: SimplePolicy }
   | { consistentHash: { useSourceIp: true } }
-  /** Needs an HTTP-aware path (not built): balanced as ROUND_ROBIN, reported in status. */
-  | { consistentHash: { httpHeaderName: string } | { httpCookie: { name: string } } };
+  /** HTTP/1.x only (http.ts): the first request's header or cookie; absent, round robin. */
+  | { consistentHash: { httpHeaderName: string } | { httpCookie: HttpCookie } };
+
+/** The cookie of `consistentHash.httpCookie`; issued when a request comes without it. */
+export interface HttpCookie {
+  name: string;
+  path?: string;
+  /** Max-Age in seconds; absent: a session cookie. */
+  ttlS?: number;
+}
 
 export const DEFAULT_POLICY: LbPolicy = { simple: 'ROUND_ROBIN' };
 
@@ -56,8 +67,11 @@ export interface BalancerComponents {
 }
 
 export interface Balancer {
-  /** Candidates in the order to try them for a connection from `sourceIp`; the first is the choice. */
-  pick(candidates: readonly Candidate[], sourceIp: string): Candidate[];
+  /**
+   * Candidates in the order to try them for a connection from `sourceIp`; the first is the choice.
+   * `headers`: the first HTTP request's (lower-case names), for the header and cookie hashes.
+   */
+  pick(candidates: readonly Candidate[], sourceIp: string, headers?: Map<string, string>): Candidate[];
   /** The connection from `sourceIp` went to `id` (records ClientIP affinity). */
   used(sourceIp: string, id: string): void;
   /** A connection to `id` opened / closed (LEAST_REQUEST's active counts). */
@@ -97,21 +111,6 @@ export function preferredPool(candidates: readonly Candidate[]): Candidate[] {
   return pool.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** 32-bit FNV-1a with a murmur3 finalizer (spreads nearby inputs, e.g. consecutive IPs). */
-export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** Rendezvous (highest random weight) choice of `key` among `pool`. */
 export function rendezvous(pool: readonly Candidate[], key: string): Candidate | undefined {
   let best: Candidate | undefined;
@@ -137,9 +136,20 @@ export function createBalancer(init: BalancerInit, components: BalancerComponent
   const affinity = new Map<string, { id: string; at: number }>();
   const index = (n: number) => Math.min(n - 1, Math.floor(random() * n));
 
-  const choose = (pool: Candidate[], sourceIp: string): Candidate | undefined => {
+  const choose = (pool: Candidate[], sourceIp: string, headers?: Map<string, string>): Candidate | undefined => {
     if (!pool.length) return undefined;
-    if ('consistentHash' in policy && 'useSourceIp' in policy.consistentHash) return rendezvous(pool, sourceIp);
+    if ('consistentHash' in policy) {
+      const ch = policy.consistentHash;
+      if ('useSourceIp' in ch) return rendezvous(pool, sourceIp);
+      if ('httpHeaderName' in ch) {
+        const key = headers?.get(ch.httpHeaderName.toLowerCase());
+        if (key !== undefined) return rendezvous(pool, key);
+      } else if (headers) {
+        const value = cookieOf(headers, ch.httpCookie.name);
+        // The cookie we issued names its endpoint; a foreign or stale value is hashed.
+        if (value !== undefined) return pool.find((c) => cookieToken(c.id) === value) ?? rendezvous(pool, value);
+      }
+    }
     const simple = 'simple' in policy ? policy.simple : 'ROUND_ROBIN';
     if (simple === 'RANDOM') return pool[index(pool.length)];
     if (simple === 'LEAST_REQUEST') {
@@ -162,7 +172,7 @@ export function createBalancer(init: BalancerInit, components: BalancerComponent
     get policy() {
       return policy;
     },
-    pick(candidates, sourceIp) {
+    pick(candidates, sourceIp, headers) {
       const ordered = localityOrder(candidates);
       let first: Candidate | undefined;
       if (affinityMs !== undefined) {
@@ -171,7 +181,7 @@ export function createBalancer(init: BalancerInit, components: BalancerComponent
           first = ordered.find((c) => c.id === held.id && !c.penalized);
         }
       }
-      first ??= choose(preferredPool(candidates), sourceIp);
+      first ??= choose(preferredPool(candidates), sourceIp, headers);
       if (!first) return [];
       return [first, ...ordered.filter((c) => c !== first)];
     },

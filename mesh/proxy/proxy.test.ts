@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
 import { test } from 'node:test';
@@ -8,6 +9,7 @@ import { createRegistry } from '../../common/metrics.ts';
 import type { Endpoint, ServiceChange, ServiceEntry } from '../services/index.ts';
 import { clusterIPKey } from '../services/model.ts';
 import { connectUdp, spliceDatagrams } from '../tunnel/datagram.ts';
+import type { DestinationRules } from './destination-rules.ts';
 import { createServiceProxy, type ProxyCatalog } from './proxy.ts';
 import type { ProxyMesh } from './route.ts';
 import type { Steering, SteerRule } from './rules.ts';
@@ -227,6 +229,69 @@ test('UDP: a remote flow rides a udp tunnel; after the tunnel resets, the next d
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(await exchange('three'), 'echo:three');
   assert.equal(opened.length, 2, 'a new stream after the reset');
+  ac.abort();
+  await running;
+});
+
+test('HTTP cookie hash through the proxy: the first response issues the cookie, requests carrying it stick to its endpoint', async (t) => {
+  const servers = await Promise.all(
+    ['h1', 'h2', 'h3'].map(async (id) => {
+      const s = createHttpServer((_req, res) => res.end(id));
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      return s;
+    }),
+  );
+  t.after(() => {
+    for (const s of servers) s.close();
+  });
+  const catalog = fakeCatalog();
+  const steering = fakeSteering();
+  const rules: DestinationRules = {
+    start: async () => {},
+    onChange: () => {},
+    policyFor: () => ({ policy: { consistentHash: { httpCookie: { name: 'sid', ttlS: 60 } } }, rule: 'demo/web' }),
+  };
+  const proxy = createServiceProxy({}, { catalog, mesh: fakeMesh([]), steering, rules, log });
+  // Three endpoints on this node, on 127.0.0.1/.2/.3 (all loopback).
+  catalog.set(
+    web(
+      servers.map((s, i) =>
+        ep(`127.0.0.${i + 1}`, 'self', [{ name: 'http', protocol: 'TCP', port: (s.address() as AddressInfo).port }]),
+      ),
+    ),
+  );
+  const ac = new AbortController();
+  const running = proxy.start(ac.signal);
+  await proxy.ready;
+  const port = steering.applied.at(-1)?.find((r) => r.protocol === 'TCP')?.localPort as number;
+  const get = (cookie?: string) =>
+    new Promise<{ body: string; setCookie?: string }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path: '/', agent: false, headers: cookie ? { cookie } : {} },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve({ body, setCookie: res.headers['set-cookie']?.[0] }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  const first = await get();
+  assert.match(first.setCookie ?? '', /^sid=[0-9a-f]{8}; Path=\/; HttpOnly; Max-Age=60$/);
+  const cookie = (first.setCookie ?? '').split(';')[0] as string;
+  for (let i = 0; i < 6; i++) {
+    const r = await get(cookie);
+    assert.equal(r.body, first.body, 'the cookie leads back to the same endpoint');
+    assert.equal(r.setCookie, undefined, 'no new cookie when the request has one');
+  }
+  const fresh = await Promise.all([1, 2, 3].map(() => get()));
+  assert.ok(
+    fresh.every((r) => r.setCookie),
+    'each client without the cookie gets one',
+  );
   ac.abort();
   await running;
 });

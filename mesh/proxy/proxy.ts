@@ -125,13 +125,13 @@ export function createServiceProxy(init: ServiceProxyInit, components: ServicePr
     metrics,
     log,
     penalize: (id) => failedAt.set(id, performance.now()),
-    plan(sourceIp) {
+    plan(sourceIp, headers) {
       const match = catalog.byClusterIP(clusterIP, port, protocol);
       if (!match) return undefined;
       const svc = match.entry.service;
       const { balancer } = balancerFor(svc.namespace, svc.name, port, svc.sessionAffinityTimeoutSeconds);
       const targets = targetsFor(match.entry, match.port, clusterIP, mesh, direct, penalized);
-      const ordered = balancer.pick(targets, sourceIp) as typeof targets;
+      const ordered = balancer.pick(targets, sourceIp, headers) as typeof targets;
       return { service: `${svc.namespace}/${svc.name}`, targets: ordered, balancer };
     },
   });

@@ -10,6 +10,7 @@ import type { Logger } from '../../common/log.ts';
 import { createRegistry, type Registry } from '../../common/metrics.ts';
 import { guardListener, type ListenerLimits } from '../../common/net/guard.ts';
 import { MAX_ATTEMPTS, OPEN_TIMEOUT_MS } from './constants.ts';
+import { addSetCookie, cookieOf, cookieToken, readRequestHead } from './http.ts';
 import type { Balancer } from './lb.ts';
 import type { ProxyMetrics, ProxyPath } from './metrics.ts';
 import { dialTcp, type ProxyMesh, type Target } from './route.ts';
@@ -22,8 +23,11 @@ export interface Plan {
 }
 
 export interface PortDeps {
-  /** The plan for a new connection from `sourceIp`, or undefined when the Service port is gone. */
-  plan(sourceIp: string): Plan | undefined;
+  /**
+   * The plan for a new connection from `sourceIp` (with its first HTTP request's headers, for the
+   * header and cookie hashes), or undefined when the Service port is gone.
+   */
+  plan(sourceIp: string, headers?: Map<string, string>): Plan | undefined;
   mesh: ProxyMesh;
   metrics: ProxyMetrics;
   /** An attempt on the endpoint failed. */
@@ -70,8 +74,27 @@ export async function startTcpPort(
   server.on('connection', (sock: Socket) => {
     if (sock.destroyed) return; // refused by the guard
     sock.pause();
+    void handle(sock).catch((err: Error) => {
+      deps.log.warn({ err: err.message }, 'proxied connection failed');
+      if (!sock.destroyed) sock.resetAndDestroy();
+    });
+  });
+  const handle = async (sock: Socket) => {
     const source = sock.remoteAddress ?? '';
-    const plan = deps.plan(source);
+    let plan = deps.plan(source);
+    const hash = plan && 'consistentHash' in plan.balancer.policy ? plan.balancer.policy.consistentHash : undefined;
+    let setCookie: string | undefined;
+    if (plan?.targets.length && hash && !('useSourceIp' in hash)) {
+      // Header or cookie hash: the first request head decides (http.ts), then goes on unchanged.
+      const { buffered, headers } = await readRequestHead(sock);
+      if (buffered.length) sock.unshift(buffered);
+      if (sock.destroyed) return;
+      plan = deps.plan(source, headers);
+      if (headers && 'httpCookie' in hash && cookieOf(headers, hash.httpCookie.name) === undefined) {
+        const c = hash.httpCookie;
+        setCookie = `${c.name}=%s; Path=${c.path ?? '/'}; HttpOnly${c.ttlS ? `; Max-Age=${c.ttlS}` : ''}`;
+      }
+    }
     if (!plan?.targets.length) {
       deps.metrics.error(plan?.service ?? 'unknown', 'no-endpoint');
       // A refused connection (RST), as kube-proxy's REJECT for a Service without endpoints.
@@ -80,38 +103,37 @@ export async function startTcpPort(
     }
     const gone = new AbortController();
     sock.once('close', () => gone.abort(new Error('client closed')));
-    connectPlan(plan, source, deps, gone.signal, (t, signal) => dialTcp(t, deps.mesh, signal))
-      .then(({ stream, path, target }) => {
-        if (sock.destroyed) {
-          stream.destroy();
-          return;
-        }
-        guard.settle(sock);
-        plan.balancer.opened(target.id);
-        deps.metrics.connection(plan.service, 'tcp', path);
-        deps.metrics.active(1);
-        sock.pipe(stream);
-        stream.pipe(sock);
-        sock.on('error', (err) => stream.destroy(err));
-        stream.on('error', () => sock.resetAndDestroy());
-        let done = false;
-        const finish = () => {
-          if (done) return;
-          done = true;
-          plan.balancer.closed(target.id);
-          deps.metrics.active(-1);
-          deps.metrics.bytes(plan.service, 'out', sock.bytesRead);
-          deps.metrics.bytes(plan.service, 'in', sock.bytesWritten);
-        };
-        sock.once('close', finish);
-        sock.resume();
-      })
-      .catch((err: Error) => {
-        deps.metrics.error(plan.service, 'unreachable');
-        deps.log.warn({ service: plan.service, err: err.message }, 'proxied connection failed');
-        if (!sock.destroyed) sock.resetAndDestroy();
-      });
-  });
+    let opened: Awaited<ReturnType<typeof connectPlan>>;
+    try {
+      opened = await connectPlan(plan, source, deps, gone.signal, (t, signal) => dialTcp(t, deps.mesh, signal));
+    } catch (err) {
+      deps.metrics.error(plan.service, 'unreachable');
+      throw err;
+    }
+    const { stream, path, target } = opened;
+    if (sock.destroyed) {
+      stream.destroy();
+      return;
+    }
+    guard.settle(sock);
+    plan.balancer.opened(target.id);
+    deps.metrics.connection(plan.service, 'tcp', path);
+    deps.metrics.active(1);
+    sock.pipe(stream);
+    if (setCookie) stream.pipe(addSetCookie(setCookie.replace('%s', cookieToken(target.id)))).pipe(sock);
+    else stream.pipe(sock);
+    sock.on('error', (err) => stream.destroy(err));
+    stream.on('error', () => sock.resetAndDestroy());
+    const service = plan.service;
+    const balancer = plan.balancer;
+    sock.once('close', () => {
+      balancer.closed(target.id);
+      deps.metrics.active(-1);
+      deps.metrics.bytes(service, 'out', sock.bytesRead);
+      deps.metrics.bytes(service, 'in', sock.bytesWritten);
+    });
+    sock.resume();
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, listen.host, () => {
