@@ -6,6 +6,9 @@
  * its views ConfigMap by the agent's own publisher (mesh/health/publisher.ts) — its own view and
  * the fresh views of the zone peers it can reach. Links between nodes are a matrix the test cuts.
  */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -17,6 +20,20 @@ import { createViewPublisher, type ViewPublisher } from '../../mesh/health/publi
 import { type HealthView, type SignedView, signView } from '../../mesh/health/view.ts';
 
 export const ZONE_LABEL = 'fedmesh.io/topology-zone';
+
+/** Grace period of the node lifecycle controller in the health tests and benchmark. */
+export const GRACE = '5s';
+/** kube-controller-manager flags of the health tests and benchmark: a node lifecycle in seconds. */
+export const CONTROLLER_ARGS = [
+  '--node-monitor-period=1s',
+  `--node-monitor-grace-period=${GRACE}`,
+  `--node-startup-grace-period=${GRACE}`,
+  // One node a second per zone (default 0.1): evictions in the tests are not queued behind each other.
+  '--node-eviction-rate=100',
+  // A zone is "partially disrupted" (no evictions at all below 50 nodes) only when every node is
+  // NotReady: the tests cut most of a small cluster, which Kubernetes would otherwise refuse to evict.
+  '--unhealthy-zone-threshold=1',
+];
 
 export interface SimNode {
   name: string;
@@ -101,7 +118,15 @@ async function renewLease(rest: KubeRest, name: string): Promise<void> {
  */
 export async function startCluster(
   rest: KubeRest,
-  init: { namespace: string; zone: string; names: string[]; periodMs: number; extraLabels?: Record<string, string> },
+  init: {
+    namespace: string;
+    zone: string;
+    names: string[];
+    periodMs: number;
+    extraLabels?: Record<string, string>;
+    /** Publish views (default true); false: nodes with no node agent, Kubernetes alone. */
+    views?: boolean;
+  },
 ): Promise<Cluster> {
   const log = createLogger({ component: 'sim', level: 'silent' });
   const nodes = new Map<string, SimNode>();
@@ -172,7 +197,7 @@ export async function startCluster(
           .filter((n) => n.cloud)
           .map(async (n) => {
             await renewLease(rest, n.name).catch(() => {});
-            await n.publisher.publishOnce(ac.signal).catch(() => {});
+            if (init.views !== false) await n.publisher.publishOnce(ac.signal).catch(() => {});
           }),
       );
       await sleep(init.periodMs, ac.signal);
@@ -253,4 +278,49 @@ export async function until<T>(what: string, ms: number, fn: () => Promise<T | u
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(200);
   }
+}
+
+/** As deploy/health.yaml, with one entry per replica (their URLs) instead of one Service. */
+export async function registerWebhooks(rest: KubeRest, dir: string, ports: number[]): Promise<void> {
+  const caBundle = readFileSync(join(dir, 'ca.crt')).toString('base64');
+  const common = { failurePolicy: 'Ignore', sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5 };
+  const webhooks = ports.flatMap((port, i) => [
+    {
+      ...common,
+      name: `nodes-${i}.health.fedmesh.io`,
+      clientConfig: { url: `https://127.0.0.1:${port}/mutate/nodes`, caBundle },
+      rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }],
+      matchConditions: [
+        {
+          name: 'adds-eviction-taint',
+          expression:
+            "has(object.spec.taints) && object.spec.taints.exists(t, t.effect == 'NoExecute' && (t.key == 'node.kubernetes.io/unreachable' || t.key == 'node.kubernetes.io/not-ready'))",
+        },
+      ],
+    },
+    {
+      ...common,
+      name: `pods-${i}.health.fedmesh.io`,
+      clientConfig: { url: `https://127.0.0.1:${port}/mutate/pod-status`, caBundle },
+      rules: [
+        {
+          operations: ['UPDATE'],
+          apiGroups: [''],
+          apiVersions: ['v1'],
+          resources: ['pods/status'],
+          scope: 'Namespaced',
+        },
+      ],
+      matchConditions: [
+        {
+          name: 'node-lifecycle-controller',
+          expression:
+            "request.userInfo.username in ['system:serviceaccount:kube-system:node-controller', 'system:kube-controller-manager']",
+        },
+      ],
+    },
+  ]);
+  await rest.request('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
+    body: { metadata: { name: 'fedmesh-health' }, webhooks },
+  });
 }

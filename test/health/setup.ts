@@ -5,32 +5,19 @@
  * deploy/health.yaml (one webhook entry per replica here, a Service in a cluster); two
  * anchor nodes that stay Ready, so the node lifecycle controller never sees a fully disrupted zone.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { createKubeRest, type KubeRest } from '../../common/kube/rest.ts';
 import { issueCert } from '../../controlplane/certs.ts';
 import { type Envtest, freePort, useEnvtest } from '../envtest/index.ts';
 import { type Replica, startReplica } from '../gm/replicas.ts';
-import { type Cluster, startCluster } from './harness.ts';
+import { type Cluster, CONTROLLER_ARGS, registerWebhooks, startCluster } from './harness.ts';
 
 export const PERIOD_MS = 1000;
 /** Pods tolerate the NoExecute taints this long (Kubernetes' default is 300 s). */
 export const TOLERATION_S = 6;
-export const GRACE = '5s';
 export const NS = 'fedmesh-health';
 const LEASE = 'gm';
-
-export const CONTROLLER_ARGS = [
-  '--node-monitor-period=1s',
-  `--node-monitor-grace-period=${GRACE}`,
-  `--node-startup-grace-period=${GRACE}`,
-  // One node a second per zone (default 0.1): evictions in the tests are not queued behind each other.
-  '--node-eviction-rate=100',
-  // A zone is "partially disrupted" (no evictions at all below 50 nodes) only when every node is
-  // NotReady: the tests cut most of a small cluster, which Kubernetes would otherwise refuse to evict.
-  '--unhealthy-zone-threshold=1',
-];
 
 export interface Stage {
   env: Envtest;
@@ -132,51 +119,6 @@ export function useHealthStage(): Stage {
       return r;
     },
   };
-}
-
-/** As deploy/health.yaml, with one entry per replica (their URLs) instead of one Service. */
-async function registerWebhooks(rest: KubeRest, dir: string, ports: number[]): Promise<void> {
-  const caBundle = readFileSync(join(dir, 'ca.crt')).toString('base64');
-  const common = { failurePolicy: 'Ignore', sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5 };
-  const webhooks = ports.flatMap((port, i) => [
-    {
-      ...common,
-      name: `nodes-${i}.health.fedmesh.io`,
-      clientConfig: { url: `https://127.0.0.1:${port}/mutate/nodes`, caBundle },
-      rules: [{ operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['nodes'], scope: 'Cluster' }],
-      matchConditions: [
-        {
-          name: 'adds-eviction-taint',
-          expression:
-            "has(object.spec.taints) && object.spec.taints.exists(t, t.effect == 'NoExecute' && (t.key == 'node.kubernetes.io/unreachable' || t.key == 'node.kubernetes.io/not-ready'))",
-        },
-      ],
-    },
-    {
-      ...common,
-      name: `pods-${i}.health.fedmesh.io`,
-      clientConfig: { url: `https://127.0.0.1:${port}/mutate/pod-status`, caBundle },
-      rules: [
-        {
-          operations: ['UPDATE'],
-          apiGroups: [''],
-          apiVersions: ['v1'],
-          resources: ['pods/status'],
-          scope: 'Namespaced',
-        },
-      ],
-      matchConditions: [
-        {
-          name: 'node-lifecycle-controller',
-          expression:
-            "request.userInfo.username in ['system:serviceaccount:kube-system:node-controller', 'system:kube-controller-manager']",
-        },
-      ],
-    },
-  ]);
-  await rest.request('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
-    body: { metadata: { name: 'fedmesh-health' }, webhooks },
-  });
 }
 
 /** Sum of a counter series over the replicas that answer (`name{labels}` exactly as rendered). */
