@@ -92,6 +92,17 @@ export interface LinkStatus {
   suspects: number;
 }
 
+export interface SessionHooks {
+  /**
+   * Awaited when the welcome arrives, before it (and anything after it) is handled: a GM has
+   * answered as one; e.g. stop the fallback then, not at the upgrade (something that upgrades may
+   * be no GM).
+   */
+  beforeWelcome?(): Promise<void>;
+  /** The welcome was handled: the session is up. */
+  welcome?(): void;
+}
+
 export interface LinkSession {
   /** Ends the session now (close 1000, socket destroyed without waiting for the echo). */
   stop(detail: string): void;
@@ -103,7 +114,7 @@ export interface Link {
   /** Dials `url` up to the WebSocket upgrade: the opened socket, or how it failed. */
   open(url: string, signal: AbortSignal, opts?: { timeoutMs?: number }): Promise<Opened | Ended>;
   /** Runs the protocol on an opened socket (hello at once) until it ends or `signal` aborts (close 1000). */
-  session(o: Opened, signal: AbortSignal, hooks?: { welcome?(): void }): LinkSession;
+  session(o: Opened, signal: AbortSignal, hooks?: SessionHooks): LinkSession;
   status(): LinkStatus;
   /** The outbox grew: send what the window allows. */
   kick(): void;
@@ -139,7 +150,7 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
     });
   }
 
-  function session(o: Opened, signal: AbortSignal, hooks?: { welcome?(): void }): LinkSession {
+  function session(o: Opened, signal: AbortSignal, hooks?: SessionHooks): LinkSession {
     const { url, ws } = o;
     let welcome: WelcomeFrame | undefined;
     let welcomedAt = 0;
@@ -154,6 +165,8 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
     let lastPing = 0;
     let nonce = 0;
     let heartbeat: NodeJS.Timeout | undefined;
+    // Frames that arrived while `beforeWelcome` runs, handled in order once it is done.
+    let gated: FedmeshDownstreamFrame[] | undefined;
     let resolveEnded: (e: Ended) => void = () => {};
     const ended = new Promise<Ended>((r) => {
       resolveEnded = r;
@@ -242,9 +255,33 @@ export function createLink(init: LinkInit, components: LinkComponents): Link {
     }
 
     function onFrame(f: FedmeshDownstreamFrame) {
+      if (gated) {
+        gated.push(f);
+        return;
+      }
       if (!welcome) {
-        if (f.type === 'welcome') onWelcome(f);
-        else close(CLOSE.MALFORMED, 'expected welcome first');
+        if (f.type !== 'welcome') close(CLOSE.MALFORMED, 'expected welcome first');
+        else if (!hooks?.beforeWelcome) onWelcome(f);
+        else {
+          // Nothing of this GM's is applied until the hook is done (the fallback stopped).
+          gated = [];
+          hooks.beforeWelcome().then(
+            () => {
+              const queued = gated ?? [];
+              gated = undefined;
+              if (closing) return;
+              onWelcome(f);
+              for (const g of queued) {
+                if (closing) return;
+                onFrame(g);
+              }
+            },
+            (err: unknown) => {
+              log.error({ err, endpoint: url }, 'before welcome failed');
+              close(CLOSE.INTERNAL_ERROR, 'before welcome');
+            },
+          );
+        }
         return;
       }
       switch (f.type) {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { createLink, type Link } from '../link.ts';
 import { createMemoryStore } from '../store/memory.ts';
-import { type Conn, type FakeGm, fakeGm, until, welcome } from '../testing.ts';
+import { type Conn, type FakeGm, fakeGm, until, upsert, welcome } from '../testing.ts';
 import { createPathManager } from './index.ts';
 import { blackhole } from './testing.ts';
 import type { ActivePath, FallbackRunner, GmPathInit, PathManager } from './types.ts';
@@ -38,14 +38,27 @@ interface Started {
 
 function start(
   gmPaths: GmPathInit[],
-  opts: { fallback?: FallbackRunner; probePeriodMs?: number; heartbeat?: [number, number] } = {},
+  opts: {
+    fallback?: FallbackRunner;
+    probePeriodMs?: number;
+    heartbeat?: [number, number];
+    applied?: (names: string[]) => void;
+  } = {},
 ): Started {
   const dials: string[] = [];
   const switches: Array<[ActivePath, ActivePath]> = [];
   const [hbi, hbt] = opts.heartbeat ?? [50, 200];
   const link = createLink(
     { node: 'n1', lcVersion: 't', heartbeatIntervalMs: hbi, heartbeatTimeoutMs: hbt },
-    { store: createMemoryStore(), log, random: () => 0, observer: { dialing: (u) => dials.push(u) } },
+    {
+      store: createMemoryStore(),
+      log,
+      random: () => 0,
+      observer: {
+        dialing: (u) => dials.push(u),
+        applied: (ops) => opts.applied?.(ops.flatMap((o) => (o.op === 'retain' ? [] : [o.name]))),
+      },
+    },
   );
   const paths = createPathManager(
     { paths: gmPaths, probePeriodMs: opts.probePeriodMs ?? 300, backoffMinMs: 20, backoffMaxMs: 100 },
@@ -182,7 +195,7 @@ test('paths: a silent cut (packets dropped, no FIN) is noticed by the LC heartbe
   ]);
 });
 
-test('paths: the fallback runs only while every GM path is down, and is stopped before a GM session starts', async (t) => {
+test('paths: the fallback runs only while every GM path is down, and is stopped once a GM welcomes, before anything of the GM is applied', async (t) => {
   const gm = await fakeGm();
   t.after(() => gm.close());
   const proxy = await blackhole({ host: '127.0.0.1', port: Number(new URL(gm.url).port) });
@@ -199,6 +212,7 @@ test('paths: the fallback runs only while every GM path is down, and is stopped 
         .then(() => {
           fb.events.push(`hello (fallback ${fb.running ? 'running' : 'stopped'})`);
           c.send(welcome('resync', 'gm', 1));
+          c.send(upsert(1, `x${conns.length}`));
         })
         .catch(() => {});
     }
@@ -208,17 +222,31 @@ test('paths: the fallback runs only while every GM path is down, and is stopped 
       { name: 'direct', urls: [await deadUrl()] },
       { name: 'mesh', urls: [proxy.url] },
     ],
-    { fallback: fb.runner, probePeriodMs: 300 },
+    {
+      fallback: fb.runner,
+      probePeriodMs: 300,
+      applied: (names) => fb.events.push(`applied ${names} (fallback ${fb.running ? 'running' : 'stopped'})`),
+    },
   );
   t.after(s.stop);
   await until(() => s.paths.status().path === 'mesh');
-  assert.deepEqual(fb.events, ['hello (fallback stopped)']);
+  await eventually(() => fb.events.length === 2, 2000);
+  assert.deepEqual(fb.events, ['hello (fallback stopped)', 'applied x1 (fallback stopped)']);
   proxy.cut();
   await until(() => s.paths.status().path === 'fallback');
   assert.deepEqual(s.paths.status().down, ['direct', 'mesh']);
   proxy.heal();
   await until(() => s.paths.status().path === 'mesh');
-  assert.deepEqual(fb.events, ['hello (fallback stopped)', 'run', 'stopped', 'hello (fallback stopped)']);
+  await eventually(() => fb.events.length === 6, 2000);
+  // The probe's peer may be no GM: the fallback serves on until the welcome, then stops first.
+  assert.deepEqual(fb.events, [
+    'hello (fallback stopped)',
+    'applied x1 (fallback stopped)',
+    'run',
+    'hello (fallback running)',
+    'stopped',
+    'applied x2 (fallback stopped)',
+  ]);
   assert.deepEqual(s.switches, [
     ['mesh', 'fallback'],
     ['fallback', 'mesh'],
@@ -293,4 +321,35 @@ test('paths: a forged GM (upgrades, then frames out of the protocol) is refused:
   await until(() => s.paths.status().path === 'mesh');
   assert.deepEqual(s.paths.status().down, ['direct']);
   assert.equal(s.link.status().connects, 1, 'only the mesh GM welcomed the LC');
+});
+
+test('paths: a peer that upgrades and is no GM, probed while the fallback serves, leaves the fallback running', async (t) => {
+  const forged = await fakeGm();
+  t.after(() => forged.close());
+  void (async () => {
+    for (;;) {
+      const c = await forged.next().catch(() => undefined);
+      if (!c) return;
+      void c
+        .frame('hello')
+        .then(() => c.send(upsert(1, 'forged')))
+        .catch(() => {});
+    }
+  })();
+  const fb = stubFallback();
+  const applied: string[] = [];
+  const s = start(
+    [
+      { name: 'direct', urls: [await deadUrl()] },
+      { name: 'mesh', urls: [forged.url] },
+    ],
+    { fallback: fb.runner, probePeriodMs: 300, applied: (names) => applied.push(...names) },
+  );
+  t.after(s.stop);
+  await until(() => s.paths.status().path === 'fallback');
+  await eventually(() => forged.accepted >= 4, 5000);
+  assert.deepEqual(fb.events, ['run'], 'never stopped for a peer that did not welcome');
+  assert.equal(s.paths.status().path, 'fallback');
+  assert.deepEqual(s.switches, []);
+  assert.deepEqual(applied, []);
 });

@@ -11,12 +11,13 @@
  * - While a worse path (or the fallback) is active, each better path is probed with a real upgrade
  *   carrying the LC's credential, waiting 70–90 % of the probe period between probes (a probe has
  *   1 s to answer, so a return takes at most the period plus 1 s); the probe's socket becomes the
- *   session, the worse session is closed (or the fallback stopped) first.
+ *   session, the worse session is closed first; the fallback is stopped only at its welcome.
  * - A GM's verdict (a close after the welcome, a refusal) is not a path failure: the same path
  *   retries after its own backoff (≥ 5 s after 4401/4403); a connection that lasted and was ended by
  *   1001/1006 (a replica went away) retries the next URL at once.
  * - The fallback runs only while no GM session is up and every GM path is down; it is stopped (its
- *   signal aborted, awaited) before a GM session starts.
+ *   signal aborted, awaited) when a GM session's peer welcomes, before anything of it is applied —
+ *   not at the upgrade, since something that upgrades may be no GM (it leaves the fallback running).
  */
 import { sleep } from '../../common/async.ts';
 import { CLOSE } from '../../common/wire/index.ts';
@@ -53,6 +54,10 @@ interface Active {
   rank: number;
   stop(): void;
   ended: Promise<unknown>;
+  /** The fallback: its run has ended. */
+  over?: boolean;
+  /** A GM session before its welcome: the fallback it will stop at the welcome, still running. */
+  holds?(): Active | undefined;
 }
 
 export function createPathManager(init: PathManagerInit, components: PathManagerComponents): PathManager {
@@ -130,20 +135,45 @@ export function createPathManager(init: PathManagerInit, components: PathManager
   const jitteredProbe = () => Math.round(probeMs * (0.7 + 0.2 * random()));
   const worseActive = (rank: number) => active !== undefined && active.rank > rank;
 
-  /** Stops whatever worse path is active, then starts the session, unless a better one is active by now. */
+  /**
+   * Stops whatever worse GM session is active, then starts the session, unless a better one is
+   * active by now. An active fallback is stopped only once the session's peer answers as a GM (its
+   * welcome), before anything of it is applied: a peer that upgrades and is no GM leaves it running.
+   */
   async function adopt(p: PathState, opened: Opened, signal: AbortSignal) {
     let replaced = false;
+    let fallbackActive: Active | undefined;
+    let fallbackStopped = false;
     const me = await serialized(async () => {
       if (signal.aborted || (active && active.rank <= p.rank)) {
         opened.discard();
         return undefined;
       }
-      if (active) {
-        active.stop();
-        await active.ended;
-        active = undefined;
+      while (active) {
+        const prev = active;
+        if (prev.rank === fallbackRank) {
+          fallbackActive = prev;
+          break;
+        }
+        // A worse session not yet welcomed hands over the fallback it would have stopped.
+        const held = prev.holds?.();
+        prev.stop();
+        await prev.ended;
+        if (active === prev) active = undefined;
+        if (held) {
+          fallbackActive = held;
+          break;
+        }
       }
+      const fb = fallbackActive;
       const s = link.session(opened, signal, {
+        beforeWelcome: fb
+          ? async () => {
+              fallbackStopped = true;
+              fb.stop();
+              await fb.ended;
+            }
+          : undefined,
         welcome: () => {
           p.down = false;
           setPath(p.name, `connected to ${opened.url}`);
@@ -157,6 +187,7 @@ export function createPathManager(init: PathManagerInit, components: PathManager
           s.stop('a better path is up');
         },
         ended: s.ended,
+        holds: () => (fb && !fallbackStopped && !fb.over ? fb : undefined),
       };
       active = a;
       notify();
@@ -165,8 +196,12 @@ export function createPathManager(init: PathManagerInit, components: PathManager
     if (!me) return undefined;
     const e = (await me.ended) as Ended;
     if (active === me) {
-      active = undefined;
-      setPath('none', `closed ${e.code}${e.silent ? ' (silent)' : ''}`);
+      // Ended before its welcome: the fallback it was to replace still serves.
+      if (fallbackActive && !fallbackStopped && !fallbackActive.over) active = fallbackActive;
+      else {
+        active = undefined;
+        setPath('none', `closed ${e.code}${e.silent ? ' (silent)' : ''}`);
+      }
     }
     notify();
     return { e, replaced };
@@ -272,8 +307,10 @@ export function createPathManager(init: PathManagerInit, components: PathManager
       } catch (err) {
         log.error({ err }, 'fallback failed');
       }
-      if (active === started.me) {
-        active = undefined;
+      started.me.over = true;
+      if (active === started.me || (!stopped && current === 'fallback')) {
+        // (the latter: ended on its own while a GM session not yet welcomed was to replace it)
+        if (active === started.me) active = undefined;
         setPath('none', 'fallback ended');
       }
       notify();

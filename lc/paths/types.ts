@@ -17,7 +17,7 @@ export interface GmPathInit {
 
 /**
  * The last path (lc/fallback implements it): `run` works until its signal aborts and resolves once
- * fully stopped; it is started only while no GM path is up and stopped before a GM session starts.
+ * fully stopped; it is started only while no GM path is up and stopped once a GM session is welcomed, before anything of it is applied.
  */
 export interface FallbackRunner {
   run(signal: AbortSignal): Promise<void>;

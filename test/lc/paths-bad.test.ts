@@ -181,6 +181,8 @@ test('a forged GM peer on the mesh: with serviceKeys never used; without, the me
   );
   assert.equal((await b.status()).path, 'fallback');
   assert.match(b.log(), /"path":"mesh","code":4400,"msg":"path answered without speaking as a gm"/);
+  // Probed every 2 s, the rogue upgrades each time, but never welcomes: the fallback was never stopped.
+  assert.equal(b.log().match(/"msg":"edge api fallback started"/g)?.length, 1, 'one fallback run throughout');
 });
 
 test('a wrong edge-API credential: a clear error in the status and the logs, the store unchanged, the outbox keeps its report until a GM path is back', async (t) => {
