@@ -103,7 +103,11 @@ export function createHealthController(init: ResolvedHealthInit, c: ControllerCo
     nodes.addHandlers({
       add: () => intake.nodesChanged(),
       update: () => intake.nodesChanged(),
-      delete: () => intake.nodesChanged(),
+      // A node gone from the cluster no longer votes; its stamps and views are dropped.
+      delete: (n) => {
+        intake.nodesChanged();
+        intake.box.forget(n.metadata.name);
+      },
     });
     views.addHandlers({ add: ingest, update: (_old, cur) => ingest(cur) });
     const informers = Promise.all([nodes.start(signal), views.start(signal)]);
