@@ -77,6 +77,7 @@ export async function createProxyAgent(cfg: ProxyConfig, components: ProxyAgentC
   return {
     ready: proxy.ready,
     status: () => proxy.status(),
+    explain: (namespace, name) => proxy.explain(namespace, name),
     async start(signal) {
       try {
         await proxy.start(signal);

@@ -158,6 +158,18 @@ test('listeners and rules follow the catalog; local endpoints dialled directly, 
   ]);
   const tcpPort = rules.find((r) => r.protocol === 'TCP')?.localPort as number;
   assert.equal(await ask(tcpPort, 'a'), 'local:a');
+  assert.deepEqual(proxy.explain('demo', 'web')?.ports.find((p) => p.protocol === 'TCP')?.endpoints, [
+    {
+      address: '127.0.0.1',
+      port: portOf(local),
+      node: 'self',
+      usable: true,
+      locality: 'local',
+      path: 'local',
+      penalized: false,
+    },
+  ]);
+  assert.equal(proxy.explain('demo', 'nope'), undefined);
 
   // Only remote endpoints: through a tunnel to their node; the refusing one is tried, then skipped.
   catalog.set(
@@ -169,6 +181,14 @@ test('listeners and rules follow the catalog; local endpoints dialled directly, 
   const answers = await Promise.all([1, 2, 3, 4].map((i) => ask(tcpPort, `r${i}`)));
   assert.deepEqual(answers, ['remote:r1', 'remote:r2', 'remote:r3', 'remote:r4']);
   assert.ok(opened.some((o) => o.node === 'bad') && opened.some((o) => o.node === 'good'));
+  const remoteView = proxy.explain('demo', 'web')?.ports.find((p) => p.protocol === 'TCP')?.endpoints;
+  assert.deepEqual(
+    remoteView?.map((e) => [e.node, e.locality, e.path, e.penalized, e.rttMs]),
+    [
+      ['bad', 'remote', 'mesh-relayed', true, 10],
+      ['good', 'remote', 'mesh-relayed', false, 10],
+    ],
+  );
   const text = registry.render();
   assert.match(
     text,

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics.ts';
 import type { ListenerLimits } from '../../common/net/guard.ts';
-import type { ServiceCatalog } from '../services/index.ts';
+import { endpointPort, type ServiceCatalog } from '../services/index.ts';
 import { FAILURE_PENALTY_MS, UDP_IDLE_MS } from './constants.ts';
 import type { DestinationRules } from './destination-rules.ts';
 import { type Balancer, createBalancer, type LbPolicy } from './lb.ts';
@@ -61,6 +61,29 @@ export interface ServiceProxy {
   /** Resolves after the first sync (listeners bound, rules applied). */
   readonly ready: Promise<void>;
   status(): { backend: string; ports: Record<string, PortStatus> };
+  /**
+   * For one Service (the debug view): each ClusterIP:port with its policy, and every endpoint with
+   * its node, whether it takes new connections, its locality, RTT and the path a connection would
+   * take now. Undefined when the Service is not in the catalog.
+   */
+  explain(namespace: string, name: string): ServiceExplain | undefined;
+}
+
+export interface ServiceExplain {
+  service: string;
+  ports: Array<PortStatus & { endpoints: EndpointExplain[] }>;
+}
+
+export interface EndpointExplain {
+  address: string;
+  port?: number;
+  node?: string;
+  usable: boolean;
+  locality?: string;
+  rttMs?: number;
+  /** local | lan (direct dial) | mesh-direct | mesh-punched | mesh-relayed | mesh (no connection yet). */
+  path?: string;
+  penalized?: boolean;
 }
 
 /** Listener limits: local clients only (the listener is on loopback); the deadline covers the endpoint dial. */
@@ -209,8 +232,50 @@ export function createServiceProxy(init: ServiceProxyInit, components: ServicePr
     }
   };
 
+  const explainPort = (s: PortState): EndpointExplain[] => {
+    const match = catalog.byClusterIP(s.rule.clusterIP, s.rule.port, s.rule.protocol);
+    if (!match) return [];
+    const targets = targetsFor(match.entry, match.port, s.rule.clusterIP, mesh, direct, penalized);
+    return match.entry.endpoints.map((e) => {
+      const t = targets.find(
+        (x) => x.id === `${e.addresses[0]}:${endpointPort(e, match.port.name, match.port.protocol)}`,
+      );
+      const meshPath = t?.node ? mesh.pathTo(t.node).path : 'none';
+      const path = !t
+        ? undefined
+        : t.direct
+          ? t.locality === 'local'
+            ? 'local'
+            : 'lan'
+          : meshPath === 'none'
+            ? 'mesh'
+            : `mesh-${meshPath}`;
+      return {
+        address: e.addresses[0] ?? '',
+        ...(t ? { port: t.port } : {}),
+        ...(e.nodeName ? { node: e.nodeName } : {}),
+        usable: !!t,
+        ...(t ? { locality: t.locality, path, penalized: !!t.penalized } : {}),
+        ...(t?.rttMs === undefined ? {} : { rttMs: Math.round(t.rttMs * 10) / 10 }),
+      };
+    });
+  };
+
   return {
     ready,
+    explain(namespace, name) {
+      const service = `${namespace}/${name}`;
+      const mine = [...ports.values()].filter((s) => s.service === service);
+      if (!mine.length) return undefined;
+      const all = this.status().ports;
+      return {
+        service,
+        ports: mine.map((s) => ({
+          ...(all[`${s.service} ${s.rule.clusterIP}:${s.rule.port}/${s.rule.protocol}`] as PortStatus),
+          endpoints: explainPort(s),
+        })),
+      };
+    },
     status() {
       const out: Record<string, PortStatus> = {};
       for (const s of ports.values()) {
