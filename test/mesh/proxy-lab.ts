@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createKubeRest, type KubeRest } from '../../common/kube/rest.ts';
 import type { ManagedProcess } from '../../common/process/index.ts';
+import { issueCert } from '../../controlplane/certs.ts';
 import { startControlPlane } from '../../controlplane/index.ts';
 import { destinationRuleCrd } from '../../crds/destination-rule.ts';
 import type { Host } from '../../netlab/index.ts';
@@ -14,6 +15,13 @@ import { createMeshLab, type MeshLab, type NodeName, until } from './harness.ts'
 
 const AGENT = join(import.meta.dirname, 'proxy-agent.ts');
 export const NS = 'proxy-demo';
+/** Service ports of the application protocols (PROTO_SERVER). */
+const APP_PORTS = [
+  { name: 'http-ka', port: 8080, target: 7100 },
+  { name: 'h2c', port: 8081, target: 7101 },
+  { name: 'tls', port: 8443, target: 7102 },
+  { name: 'ws', port: 8082, target: 7103 },
+];
 
 /** TCP: answers `ID:<first chunk>`; UDP: each datagram `ID:<datagram>`. Args: id host tcpPort udpPort. */
 const SERVER = `
@@ -23,6 +31,65 @@ const u = require('node:dgram').createSocket('udp4');
 u.on('message', (m, r) => u.send(id + ':' + m, r.port, r.address));
 u.bind(+udp, host);
 `;
+/**
+ * Application protocols on b1 (args: host certFile keyFile): HTTP/1.1 on 7100 (answers with the
+ * server-side port of its connection, so keep-alive is visible), h2c on 7101, HTTPS on 7102 (the
+ * proxy passes TLS through: the client checks the backend's certificate), WebSocket on 7103.
+ */
+const PROTO_SERVER = `
+const [host, cert, key] = process.argv.slice(1);
+const http = require('node:http'), http2 = require('node:http2'), https = require('node:https');
+const fs = require('node:fs'), crypto = require('node:crypto');
+http.createServer((req, res) => res.end('http:' + req.url + ':' + req.socket.remotePort)).listen(7100, host);
+http2.createServer((req, res) => res.end('h2:' + req.url)).listen(7101, host);
+https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => res.end('tls:' + req.url)).listen(7102, host);
+const ws = http.createServer();
+ws.on('upgrade', (req, sock) => {
+  const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  sock.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
+  sock.on('data', (buf) => {
+    if ((buf[0] & 0x0f) !== 1) return; // text frames only (a close frame ends the test anyway)
+    const len = buf[1] & 0x7f, mask = buf.subarray(2, 6);
+    const data = Buffer.from(buf.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]));
+    sock.write(Buffer.concat([Buffer.from([0x81, data.length + 3]), Buffer.from('ws:'), data]));
+  });
+});
+ws.listen(7103, host);
+`;
+/** Args: ip caFile → one JSON line with what each protocol answered through the ClusterIP. */
+const PROTO_CLIENT = `
+const [ip, ca] = process.argv.slice(1);
+const http = require('node:http'), http2 = require('node:http2'), https = require('node:https'), fs = require('node:fs');
+setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, 15000);
+const body = (r, resolve) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => resolve(b)); };
+(async () => {
+  const out = {};
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path) => new Promise((resolve, reject) => http.get({ host: ip, port: 8080, path, agent }, (r) => body(r, resolve)).on('error', reject));
+  out.http = [await get('/a'), await get('/b'), await get('/c')];
+  agent.destroy();
+  const c = http2.connect('http://' + ip + ':8081');
+  const h2 = (p) => new Promise((resolve, reject) => { const s = c.request({ ':path': p }); body(s, resolve); s.on('error', reject); s.end(); });
+  out.h2 = await Promise.all([h2('/x'), h2('/y')]);
+  c.close();
+  out.tls = await new Promise((resolve) => https.get({ host: ip, port: 8443, path: '/t', ca: fs.readFileSync(ca) }, (r) => body(r, resolve)).on('error', (e) => resolve('ERR ' + e.message)));
+  out.ws = await new Promise((resolve) => {
+    const w = new WebSocket('ws://' + ip + ':8082/');
+    w.onopen = () => w.send('hi');
+    w.onmessage = (e) => { resolve(String(e.data)); w.close(); };
+    w.onerror = (e) => resolve('ERR ' + (e.message || 'websocket'));
+  });
+  console.log(JSON.stringify(out));
+  process.exit(0);
+})().catch((e) => { console.log(JSON.stringify({ error: e.message })); process.exit(0); });
+`;
+
+/** Runs PROTO_CLIENT on `h` against the ClusterIP. */
+export async function askProtocols(h: Host, ip: string, caFile: string): Promise<Record<string, unknown>> {
+  const r = await h.exec(process.execPath, ['-e', PROTO_CLIENT, ip, caFile], { timeoutMs: 30_000 });
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) || '{}') as Record<string, unknown>;
+}
+
 /**
  * Args: proto ip port payload count [localAddress] → `count` exchanges one after the other (TCP:
  * a new connection each, so a new source port), one answer per line (or ERR ...).
@@ -76,6 +143,10 @@ export interface ProxyLab {
   setEndpoints(eps: Array<[NodeName, string?]>): Promise<void>;
   /** Starts a naming server on `address` (id = the address, or `id`). */
   server(node: NodeName, address: string, id?: string): void;
+  /** Starts the application-protocol servers on `node`'s address (certificate for the ClusterIP). */
+  protoServers(node: NodeName): Promise<void>;
+  /** The CA that signed the TLS server's certificate. */
+  caFile: string;
   /** Starts a proxy agent; tunnelAllow: the node's LAN. */
   agent(node: NodeName): ManagedProcess;
   /** Waits until an answer from `h` comes from `id`. */
@@ -115,6 +186,7 @@ export async function startProxyLab(t: TestContext, opts: { crd?: boolean } = {}
         ports: [
           { name: 'http', protocol: 'TCP', port: 80, targetPort: 7000 },
           { name: 'dns', protocol: 'UDP', port: 53, targetPort: 7001 },
+          ...APP_PORTS.map((p) => ({ name: p.name, protocol: 'TCP', port: p.port, targetPort: p.target })),
         ],
       },
     },
@@ -131,6 +203,7 @@ export async function startProxyLab(t: TestContext, opts: { crd?: boolean } = {}
     ports: [
       { name: 'http', protocol: 'TCP', port: 7000 },
       { name: 'dns', protocol: 'UDP', port: 7001 },
+      ...APP_PORTS.map((p) => ({ name: p.name, protocol: 'TCP', port: p.target })),
     ],
   });
   let created = false;
@@ -151,6 +224,23 @@ export async function startProxyLab(t: TestContext, opts: { crd?: boolean } = {}
       const body = slice(eps);
       await rest.request('PUT', `${slicePath}/web-1`, {
         body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } },
+      });
+    },
+    caFile: join(plane.dir, 'ca.crt'),
+    async protoServers(node) {
+      const { cert, key } = await issueCert(
+        plane.dir,
+        'web-tls',
+        { cn: 'web' },
+        {
+          server: { ips: [svc.spec.clusterIP], dns: [`web.${NS}.svc.cluster.local`] },
+        },
+      );
+      m.host(node).spawn({
+        name: `proto-${node}`,
+        cmd: process.execPath,
+        args: ['-e', PROTO_SERVER, m.addr(node), cert, key],
+        logFile: join(m.dir, `proto-${node}.log`),
       });
     },
     server(node, address, id = address) {

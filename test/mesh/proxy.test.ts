@@ -1,7 +1,8 @@
 /**
  * The node-local service proxy on real namespaces with the real API server: a client on a1
  * (LAN A) reaches ClusterIP:port of a Service whose endpoint is a real server on b1 (LAN B, behind
- * another NAT) — TCP and UDP, through the mesh tunnel to b1. An endpoint added on a1 itself takes
+ * another NAT) — TCP and UDP, HTTP/1.1 keep-alive, h2c, TLS passthrough and WebSocket, through
+ * the mesh tunnel to b1. An endpoint added on a1 itself takes
  * new connections (same node first); removed from the slice, it gets none. nft rules exist while
  * the agent runs and are gone after it stops, also after kill -9 and a restart.
  *
@@ -10,7 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ask, nftTable, startProxyLab } from './proxy-lab.ts';
+import { until } from './harness.ts';
+import { ask, askProtocols, nftTable, startProxyLab } from './proxy-lab.ts';
 
 test('service proxy: ClusterIP TCP and UDP across LANs through the mesh, same-node endpoint first, a removed endpoint gets no new connection, no rule left after stop or kill -9', async (t) => {
   const p = await startProxyLab(t);
@@ -27,6 +29,28 @@ test('service proxy: ClusterIP TCP and UDP across LANs through the mesh, same-no
   assert.deepEqual(await ask(a1, 'tcp', ip, 80, 'hello', 3), ['b1:hello0', 'b1:hello1', 'b1:hello2']);
   assert.deepEqual(await ask(a1, 'udp', ip, 53, 'ping', 2), ['b1:ping0', 'b1:ping1'], 'two flows');
   assert.equal(await nftTable(a1), true, 'the table exists while the agent runs');
+
+  // Application protocols are opaque TCP to the proxy: HTTP/1.1 keep-alive (one backend
+  // connection for three requests), h2c (two concurrent streams), TLS passthrough (the client
+  // verifies the backend's own certificate, issued for the ClusterIP), WebSocket.
+  await p.protoServers('b1');
+  const proto = await until(
+    'the protocol servers to answer',
+    async () => {
+      const r = await askProtocols(a1, ip, p.caFile);
+      return r.error ? undefined : r;
+    },
+    15_000,
+  );
+  const kept = (proto.http as string[]).map((x) => x.split(':'));
+  assert.deepEqual(
+    kept.map((x) => x[1]),
+    ['/a', '/b', '/c'],
+  );
+  assert.equal(new Set(kept.map((x) => x[2])).size, 1, `one backend connection: ${JSON.stringify(proto.http)}`);
+  assert.deepEqual(proto.h2, ['h2:/x', 'h2:/y']);
+  assert.equal(proto.tls, 'tls:/t');
+  assert.equal(proto.ws, 'ws:hi');
 
   // An endpoint on a1 itself: new connections go there (same node before another LAN).
   await p.setEndpoints([['a1'], ['b1']]);
@@ -49,7 +73,7 @@ test('service proxy: ClusterIP TCP and UDP across LANs through the mesh, same-no
   a1Agent = p.agent('a1');
   await p.reach(a1, 'b1');
   const listed = (await a1.exec('nft', ['list', 'table', 'inet', 'fedmesh'])).stdout;
-  assert.equal(listed.match(/redirect to/g)?.length, 2, `one rule per ClusterIP:port, none stale:\n${listed}`);
+  assert.equal(listed.match(/redirect to/g)?.length, 6, `one rule per ClusterIP:port, none stale:\n${listed}`);
   await a1Agent.stop('SIGTERM', 5000);
   assert.equal(await nftTable(a1), false, 'no table after the restarted agent stops');
 });
