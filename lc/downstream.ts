@@ -4,6 +4,7 @@
  * that arrived in a turn of the event loop, then acked and re-credited. A gap in the seqs asks for a
  * resync and ignores frames until the next snapshot begins.
  */
+
 import type { Logger } from '../common/log.ts';
 import {
   CLOSE,
@@ -13,6 +14,7 @@ import {
   MAX_CREDIT_GRANT,
   type WelcomeFrame,
 } from '../common/wire/index.ts';
+import { recordApplied } from './history.ts';
 import { type AppliedOp, type LcStore, type StoreOp, storeKey } from './store/types.ts';
 
 export type DataFrame = Extract<FedmeshDownstreamFrame, { seq: number }>;
@@ -64,6 +66,7 @@ export function createDownstream(c: DownstreamComponents): Downstream {
       try {
         // Only what changed goes on: the version rules skip what the store already holds.
         done = store.apply(ops, { stream, seq: applied });
+        recordApplied(done, 'gm');
       } catch (err) {
         log.error({ err }, 'cannot write the store');
         c.fail(CLOSE.INTERNAL_ERROR, 'store write failed');

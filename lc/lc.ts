@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
+import { recordHistory } from '../common/history.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { DEFAULT_HTTP_LIMITS, guardHttpServer } from '../common/net/guard.ts';
 import { isWireError, kindOfSedna } from '../common/wire/index.ts';
@@ -29,7 +30,7 @@ import { createPathManager, type GmPathInit, type PathStatus } from './paths/ind
 import { checkedReportText, reportFrame, WIDEST_SEQ } from './report-frame.ts';
 import { createMemoryStore } from './store/memory.ts';
 import { openSqliteStore } from './store/sqlite.ts';
-import type { OutboxEntry, OutboxLimits } from './store/types.ts';
+import { type OutboxEntry, type OutboxLimits, storeKey } from './store/types.ts';
 
 const PATH_NAMES = ['direct', 'mesh', 'fallback', 'none'] as const;
 
@@ -186,7 +187,14 @@ export function createLc(init: LcInit, components: LcComponents): Lc {
     const next = { ...r, reportedAt: r.reportedAt ?? new Date().toISOString() };
     try {
       check(next);
-      const entry = store.enqueue({ ...next, coalesce: COALESCED_KINDS.has(r.kind) }, limits);
+      const coalesce = COALESCED_KINDS.has(r.kind);
+      const entry = store.enqueue({ ...next, coalesce }, limits);
+      recordHistory('report.accepted', {
+        instance: store.instance,
+        seq: entry.seq,
+        key: storeKey(r.kind, r.namespace, r.name),
+        coalesce,
+      });
       link.kick();
       fallback?.kick?.();
       return entry;

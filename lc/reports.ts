@@ -9,6 +9,7 @@
  * else in flight), and a suspect alone in flight when the GM closes that way again is
  * dead-lettered. The other reports, those of the same object included, go on in order.
  */
+import { recordHistory } from '../common/history.ts';
 import type { Logger } from '../common/log.ts';
 import { CLOSE, isWireError, type NackFrame, type ReportId } from '../common/wire/index.ts';
 import { OUTBOX_SCAN, REPORT_RETRY_MAX_MS, REPORT_RETRY_MIN_MS } from './constants.ts';
@@ -74,6 +75,7 @@ export function createReportSender(c: ReportSenderComponents): ReportSender {
       return;
     }
     if (!letter) return; // replaced (coalesced) meanwhile
+    recordHistory('report.deadLettered', { instance: store.instance, seq: e.seq });
     const { kind, namespace, name } = e;
     log.warn({ seq: e.seq, kind, namespace, name, ...why }, 'report dead-lettered');
     c.deadLettered?.(letter);

@@ -150,7 +150,10 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
   let fenceTimer: NodeJS.Timeout | undefined;
 
   const trustedUntil = (): number => (lastRenewSentAt ?? Number.NEGATIVE_INFINITY) + init.renewDeadlineMs;
-  const guard = createFencingGuard({ termSignal: () => term?.signal, trustedUntil }, clock);
+  const guard = createFencingGuard(
+    { termSignal: () => term?.signal, trustedUntil, epoch: () => observed?.record.leaderTransitions },
+    clock,
+  );
 
   function contact(): void {
     lastApiContact = clock.now();

@@ -1,3 +1,4 @@
+import { monotonicUs, recordHistory } from '../../common/history.ts';
 import type { Clock } from './clock.ts';
 import { NotLeaderError } from './errors.ts';
 
@@ -27,6 +28,8 @@ export interface TermView {
   termSignal(): AbortSignal | undefined;
   /** Monotonic time until which the lease is trusted. */
   trustedUntil(): number;
+  /** The lease's leaderTransitions when this term began (for the chaos history only). */
+  epoch?(): number | undefined;
 }
 
 export function createFencingGuard(view: TermView, clock: Clock): FencingGuard {
@@ -44,6 +47,8 @@ export function createFencingGuard(view: TermView, clock: Clock): FencingGuard {
     async write(fn) {
       guard.check();
       const term = view.termSignal() as AbortSignal;
+      // The chaos checker's evidence: who passed, in which term, trusting the lease until when.
+      recordHistory('guard.pass', { epoch: view.epoch?.(), until: monotonicUs() + Math.floor(remainingMs() * 1000) });
       // The window is judged again when it would have closed: a renew since then moved it, and a
       // slow request that a renewed leader sent (a Pod admission waiting ~1.3 s for a missing
       // ServiceAccount) must come back with the API's answer, not be cut off at the old deadline.

@@ -3,6 +3,7 @@
  * to the reporting node), translation (status.ts), and GET + PUT of the status subresource with
  * retries on 409 Conflict. Writes to one object are serialised, in arrival order.
  */
+import { recordHistory } from '../../common/history.ts';
 import { isStatus, type KubeApiError, type KubeRest } from '../../common/kube/rest.ts';
 import type { Logger } from '../../common/log.ts';
 import { type KubeObject, objectKey } from '../../common/sedna/objects.ts';
@@ -119,6 +120,11 @@ export function createReportApplier(components: {
       });
       return run.then(
         (outcome) => {
+          if (report.id) {
+            const { instance, seq } = report.id;
+            const written = outcome.ok ? outcome.written : 0;
+            recordHistory('report.applied', { instance, seq, key, ok: outcome.ok, written });
+          }
           metrics.reports.inc(1, { dialect, result: outcome.ok ? 'applied' : outcome.code.toLowerCase() });
           if (!outcome.ok) log.info({ object: key, node: report.node, dialect, code: outcome.code }, 'report refused');
           return outcome;

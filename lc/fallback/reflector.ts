@@ -6,11 +6,13 @@
  * again on 410 Gone or when it idles. Objects without this node's label (an endpoint that ignores the
  * selector, or an object the labeler just untargeted) are dropped here, or deleted when held.
  */
+
 import type { Logger } from '../../common/log.ts';
 import { isLabelled, isTargeted, targetSelector } from '../../common/sedna/targets.ts';
 import type { Kind } from '../../common/wire/index.ts';
 import { API_VERSION } from '../../crds/constants.ts';
 import { kindDefinition } from '../../crds/kinds.ts';
+import { recordApplied } from '../history.ts';
 import { type AppliedOp, type LcStore, type StoreOp, storeKey } from '../store/types.ts';
 import type { EdgeApiClient, WatchEvent } from './client.ts';
 import { LIST_PAGE_SIZE } from './constants.ts';
@@ -78,6 +80,7 @@ export function createReflector(init: ReflectorInit, c: ReflectorComponents): Re
 
   function apply(ops: StoreOp[]) {
     const done = c.store.apply(ops, c.store.position());
+    recordApplied(done, 'fallback');
     if (done.length) c.applied(done);
   }
 
