@@ -3,6 +3,8 @@
  * with optional labels. Enough for fedmesh's few metrics without another dependency.
  */
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 type Labels = Record<string, string>;
 
 // Hot paths pass one constant labels object per series (a counter bumped per frame): its key is
@@ -136,5 +138,23 @@ export function registerProcessMetrics(registry: Registry): void {
     'nodejs_external_memory_bytes',
     'Memory of C++ objects bound to JavaScript objects (Buffers, sockets) in bytes.',
     () => process.memoryUsage().external,
+  );
+  // Event-loop delay sampled every 20 ms (perf_hooks' histogram, negligible cost); the window is
+  // the time since the previous scrape, so a soak sees lag drift rather than one lifetime figure.
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+  registry.gauge(
+    'nodejs_eventloop_lag_p99_seconds',
+    'Event-loop delay p99 since the previous scrape, in seconds.',
+    () => (lag.count ? lag.percentile(99) / 1e9 : 0),
+  );
+  registry.gauge(
+    'nodejs_eventloop_lag_max_seconds',
+    'Event-loop delay max since the previous scrape, in seconds.',
+    () => {
+      const max = lag.count ? lag.max / 1e9 : 0;
+      lag.reset(); // last of the two: the p99 above was read from the same window
+      return max;
+    },
   );
 }
