@@ -153,8 +153,12 @@ export interface ProxyLab {
   reach(h: Host, id: string, timeoutMs?: number): Promise<void>;
 }
 
-export async function startProxyLab(t: TestContext, opts: { crd?: boolean } = {}): Promise<ProxyLab> {
-  const m = await createMeshLab({ nodes: ['r1', 'a1', 'b1'] });
+/** `t`: a test context, or anything with `after` (the benchmark's cleanup list). */
+export async function startProxyLab(
+  t: Pick<TestContext, 'after'>,
+  opts: { crd?: boolean; nodes?: NodeName[] } = {},
+): Promise<ProxyLab> {
+  const m = await createMeshLab({ nodes: opts.nodes ?? ['r1', 'a1', 'b1'] });
   t.after(() => m.destroy());
   const root = await m.lab.attachRoot('pub', '198.18.0.254/24');
   const plane = await startControlPlane({ bindAddress: root.ip });

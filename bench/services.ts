@@ -1,0 +1,80 @@
+/**
+ * The node proxy's data path on a netlab network with the real API server (needs root): a 4 MiB
+ * echo transfer from a1 to a server on a2 (same LAN) straight to its address (the baseline), then
+ * to the Service's ClusterIP through the proxy (a tunnel over the direct mesh connection), then to
+ * a server on b1 (another LAN, behind NAT: a relayed or hole-punched tunnel), every host link
+ * shaped to 1 Gbit/s as in kubeedge/edgemesh#551. Median of ROUNDS each.
+ *
+ *   npm run bench -- services [ROUNDS]     (default 5)
+ *
+ * Figures: mb4_ratio (proxy ÷ plain, direct path; EdgeMesh ≈ 8, target ≤ 4), mb4_ratio_remote
+ * (the other LAN through the mesh ÷ the same plain baseline), the milliseconds of each.
+ * Not measured here yet: http_p99_added_ms, conn_rate_ratio (issue 16).
+ */
+
+import { ECHO_PORT, until } from '../test/mesh/harness.ts';
+import { startProxyLab } from '../test/mesh/proxy-lab.ts';
+import { quantile, round } from './stats.ts';
+
+const BYTES = 4 << 20;
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const rounds = Number(args[0] ?? 5);
+  const cleanups: Array<() => unknown> = [];
+  try {
+    const p = await startProxyLab({ after: (fn: () => unknown) => cleanups.push(fn) } as never, {
+      nodes: ['r1', 'a1', 'a2', 'b1'],
+    });
+    const { m, ip } = p;
+    for (const [n, seg] of [
+      ['r1', 'pub'],
+      ['a1', 'lana'],
+      ['a2', 'lana'],
+      ['b1', 'lanb'],
+    ] as const)
+      await m.host(n).shape(seg, { rateMbit: 1000 });
+    await m.echo('a2', { host: m.addr('a2'), port: ECHO_PORT });
+    await m.echo('b1', { host: m.addr('b1'), port: ECHO_PORT });
+    await p.setEndpoints([['a2']]);
+    for (const n of ['a2', 'b1', 'a1'] as const) p.agent(n);
+    const once = async (target: string, port: number) => {
+      const r = await m.transfer('a1', port, BYTES, 0, target).done;
+      if (!r.identical || r.ms === undefined)
+        throw new Error(`transfer to ${target}:${port} failed: ${JSON.stringify(r)}`);
+      return r.ms;
+    };
+    const warm = (what: string) =>
+      until(
+        what,
+        async () =>
+          once(ip, 80)
+            .then(() => true)
+            .catch(() => undefined),
+        60_000,
+      );
+    await warm('the proxy to a2');
+    const plain: number[] = [];
+    const proxied: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      plain.push(await once(m.addr('a2'), ECHO_PORT));
+      proxied.push(await once(ip, 80));
+    }
+    await p.setEndpoints([['b1']]);
+    await until('the proxy to b1', async () => ((await once(ip, 80).catch(() => 0)) > 0 ? true : undefined), 60_000);
+    // Only b1 is an endpoint now: every transfer goes across LANs.
+    const remote: number[] = [];
+    for (let i = 0; i < rounds; i++) remote.push(await once(ip, 80));
+    const med = (xs: number[]) => quantile(xs, 0.5);
+    process.stderr.write(`plain ${plain}\nproxied ${proxied}\nremote ${remote}\n`);
+    return {
+      rounds,
+      plain_ms: round(med(plain), 1),
+      proxy_direct_ms: round(med(proxied), 1),
+      proxy_remote_ms: round(med(remote), 1),
+      mb4_ratio: round(med(proxied) / med(plain), 2),
+      mb4_ratio_remote: round(med(remote) / med(plain), 2),
+    };
+  } finally {
+    for (const fn of cleanups.reverse()) await fn();
+  }
+}
