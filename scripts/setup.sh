@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything fedmesh's tests and sandbox need on a fresh Debian machine: the Debian
-# packages the tests drive for real, the npm dependencies (including Node 24 as a package), and
+# packages the tests drive for real (buildah and mmdebstrap build the image from a local Debian
+# base), the npm dependencies (including Node 24 as a package), and
 # the envtest binaries (kube-apiserver + etcd built from the Go module proxy, cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A pkg_for=(
   [ip]=iproute2 [tc]=iproute2 [setpriv]=util-linux [openssl]=openssl [curl]=curl
   [keepalived]=keepalived [nft]=nftables [iptables]=iptables
+  [buildah]=buildah [mmdebstrap]=mmdebstrap
 )
 missing=()
 for cmd in "${!pkg_for[@]}"; do
