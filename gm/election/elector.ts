@@ -150,10 +150,8 @@ export function createLeaderElector(init: LeaderElectorInit, components: LeaderE
   let fenceTimer: NodeJS.Timeout | undefined;
 
   const trustedUntil = (): number => (lastRenewSentAt ?? Number.NEGATIVE_INFINITY) + init.renewDeadlineMs;
-  const guard = createFencingGuard(
-    { termSignal: () => term?.signal, trustedUntil, epoch: () => observed?.record.leaderTransitions },
-    clock,
-  );
+  const epoch = () => observed?.record.leaderTransitions; // the chaos history's lease epoch
+  const guard = createFencingGuard({ termSignal: () => term?.signal, trustedUntil, epoch }, clock);
 
   function contact(): void {
     lastApiContact = clock.now();

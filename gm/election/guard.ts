@@ -1,4 +1,4 @@
-import { monotonicUs, recordHistory } from '../../common/history.ts';
+import { historyOn, monotonicUs, recordHistory } from '../../common/history.ts';
 import type { Clock } from './clock.ts';
 import { NotLeaderError } from './errors.ts';
 
@@ -33,6 +33,8 @@ export interface TermView {
 }
 
 export function createFencingGuard(view: TermView, clock: Clock): FencingGuard {
+  // Terms whose end the chaos history will record: from that moment the guard refuses.
+  const watched = new WeakSet<AbortSignal>();
   const remainingMs = (): number => {
     const term = view.termSignal();
     if (!term || term.aborted) return 0;
@@ -47,6 +49,11 @@ export function createFencingGuard(view: TermView, clock: Clock): FencingGuard {
     async write(fn) {
       guard.check();
       const term = view.termSignal() as AbortSignal;
+      if (historyOn && !watched.has(term)) {
+        watched.add(term);
+        const epoch = view.epoch?.();
+        term.addEventListener('abort', () => recordHistory('term.end', { epoch }), { once: true });
+      }
       // The chaos checker's evidence: who passed, in which term, trusting the lease until when.
       recordHistory('guard.pass', { epoch: view.epoch?.(), until: monotonicUs() + Math.floor(remainingMs() * 1000) });
       // The window is judged again when it would have closed: a renew since then moved it, and a

@@ -12,12 +12,10 @@ import {
 import type { HistoryEvent } from './history.ts';
 
 let clock = 0;
-const ev = (who: string, what: string, fields: Record<string, unknown> = {}): HistoryEvent => ({
-  t: (clock += 10),
-  who,
-  what,
-  ...fields,
-});
+const ev = (who: string, what: string, fields: Record<string, unknown> = {}): HistoryEvent => {
+  clock += 10;
+  return { t: clock, who, what, ...fields };
+};
 const pass = (who: string, pid: number, epoch: number, window = 100) =>
   ev(who, 'guard.pass', { pid, epoch, until: clock + 10 + window });
 const accepted = (seq: number, key = 'Dataset/ns/ds', coalesce = false) =>
@@ -53,6 +51,18 @@ const cases: Array<{
     name: 'fencing: another replica passing inside the first one’s window is refuted',
     check: checkFencing,
     events: () => [pass('a', 1, 1, 1000), pass('b', 2, 2)],
+    ok: false,
+  },
+  {
+    name: 'fencing: a term ended early (released on SIGTERM) lets the next leader in before its window closed',
+    check: checkFencing,
+    events: () => [pass('a', 1, 1, 1000), ev('a', 'term.end', { pid: 1, epoch: 1 }), pass('b', 2, 2)],
+    ok: true,
+  },
+  {
+    name: 'fencing: a pass after the end of another process’s term is no excuse for one inside it',
+    check: checkFencing,
+    events: () => [pass('a', 1, 1, 1000), pass('b', 2, 2), ev('a', 'term.end', { pid: 1, epoch: 1 })],
     ok: false,
   },
   {

@@ -2,8 +2,8 @@
  * Reads a chaos history afterwards and proves or refutes four properties (issue 21):
  *
  * - `fencing`: at most one replica passed the fencing guard at any time. Each `guard.pass` says
- *   until when that process trusted its lease; a pass by another process (or an older lease epoch)
- *   inside that window is an overlap.
+ *   until when that process trusted its lease (cut short by its `term.end`: fenced, or released on
+ *   SIGTERM); a pass by another process inside that window, or with an older lease epoch, is an overlap.
  * - `reports`: every report an LC accepted reached the API (`report.applied` ok) or was
  *   dead-lettered; none landed twice (two applies of one id that wrote); per object, no report landed
  *   after a newer one of the same LC store. Coalescing kinds (docs/lc.md) may skip a report a later
@@ -50,12 +50,21 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 export function checkFencing(events: HistoryEvent[]): PropertyVerdict {
   const problems: string[] = [];
   const passes = events.filter((e) => e.what === 'guard.pass');
+  const guardEvents = events.filter((e) => e.what === 'guard.pass' || e.what === 'term.end');
+  let termEnds = 0;
   // Per process: its latest pass (the window it trusted then).
   const last = new Map<string, { t: number; until: number; epoch: number | undefined; who: string }>();
   const epochOwner = new Map<number, string>();
   let maxEpoch = -1;
-  for (const p of passes) {
+  for (const p of guardEvents) {
     const proc = `${p.who}#${p.pid ?? '?'}`;
+    if (p.what === 'term.end') {
+      // The term ended (fenced, released on SIGTERM): its guard refuses from here, whatever it trusted.
+      const q = last.get(proc);
+      if (q) q.until = Math.min(q.until, p.t);
+      termEnds++;
+      continue;
+    }
     const until = num(p.until) ?? p.t;
     const epoch = num(p.epoch);
     for (const [other, q] of last) {
@@ -79,6 +88,7 @@ export function checkFencing(events: HistoryEvent[]): PropertyVerdict {
     passes: passes.length,
     epochs: epochOwner.size,
     processes: last.size,
+    termEnds,
   });
 }
 
