@@ -1,10 +1,12 @@
 /**
  * Upstream in fallback against the real API server: outbox reports land as status through the edge
  * API (converted as the hub converts them), and the node restriction of deploy/lc-status-policy.yaml
- * (a ValidatingAdmissionPolicy on the LC identity) allows exactly what the hub's routing allows.
+ * (a ValidatingAdmissionPolicy on the LC identity, or the node's own as KubeEdge's cloudcore writes)
+ * allows exactly what the hub's routing allows.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeRest, isStatus, type KubeRest } from '../../common/kube/rest.ts';
 import type { KubeObject } from '../../common/sedna/objects.ts';
 import { createRouter } from '../../common/sedna/router.ts';
@@ -109,7 +111,11 @@ test('node restriction: the admission policy and the hub’s routing agree for e
     body: {
       metadata: { name: 'lc-per-node' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `fedmesh-lc-fallback-${ns}` },
-      subjects: [{ kind: 'ServiceAccount', name: `lc-${E1}`, namespace: ns }],
+      subjects: [
+        { kind: 'ServiceAccount', name: `lc-${E1}`, namespace: ns },
+        // An edge node's own identity, as cloudcore writes what its metaServer forwards.
+        { kind: 'User', name: `system:node:${E2}`, apiGroup: 'rbac.authorization.k8s.io' },
+      ],
     },
   });
   const identities: Array<{ name: string; node: string | undefined; rest: KubeRest }> = [];
@@ -122,6 +128,11 @@ test('node restriction: the admission policy and the hub’s routing agree for e
     t.after(() => r.close());
     identities.push({ name, node, rest: r });
   }
+  const kc = new KubeConfig();
+  kc.loadFromFile(await env.plane.userKubeconfig(`system:node:${E2}`, ['system:nodes']));
+  const nodeRest = await createKubeRest(kc);
+  t.after(() => nodeRest.close());
+  identities.push({ name: `node identity system:node:${E2} (metaServer through cloudcore)`, node: E2, rest: nodeRest });
   // The hub's view: a router over the current objects (the same code routes downstream frames).
   const objects = new Map<string, KubeObject>();
   for (const kind of KINDS) {
