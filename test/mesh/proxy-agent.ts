@@ -19,6 +19,7 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
   kubeconfig: string;
   relays: Array<{ nodeName: string; advertiseAddress: string[] }>;
   tunnelAllow: string[];
+  directCidrs?: string[];
 };
 const log = createLogger({ component: 'mesh', node: opts.name });
 const ac = new AbortController();
@@ -37,7 +38,10 @@ const node = await createMeshNode(
 const rest = await createKubeRest(loadClusterAccess(opts.kubeconfig).access);
 const catalog = createServiceCatalog({}, { rest, log });
 const rules = createDestinationRules({ domain: 'cluster.local' }, { rest, log });
-const proxy = createServiceProxy({}, { catalog, mesh: node, steering: await createSteering('auto'), rules, log });
+const proxy = createServiceProxy(
+  { directCidrs: opts.directCidrs },
+  { catalog, mesh: node, steering: await createSteering('auto'), rules, log },
+);
 const running = [node.start(ac.signal), catalog.start(ac.signal), proxy.start(ac.signal)];
 await node.ready;
 await proxy.ready;

@@ -147,8 +147,8 @@ export interface ProxyLab {
   protoServers(node: NodeName): Promise<void>;
   /** The CA that signed the TLS server's certificate. */
   caFile: string;
-  /** Starts a proxy agent; tunnelAllow: the node's LAN. */
-  agent(node: NodeName): ManagedProcess;
+  /** Starts a proxy agent; tunnelAllow: the node's LAN; `directCidrs`: endpoint addresses dialled directly. */
+  agent(node: NodeName, directCidrs?: string[]): ManagedProcess;
   /** Waits until an answer from `h` comes from `id`. */
   reach(h: Host, id: string, timeoutMs?: number): Promise<void>;
 }
@@ -255,7 +255,7 @@ export async function startProxyLab(
         logFile: join(m.dir, `server-${address}.log`),
       });
     },
-    agent(n) {
+    agent(n, directCidrs) {
       const p = m.host(n).spawn({
         name: `agent-${n}`,
         cmd: process.execPath,
@@ -268,6 +268,7 @@ export async function startProxyLab(
             kubeconfig: plane.kubeconfigPath,
             relays,
             tunnelAllow: [lan(n)],
+            ...(directCidrs ? { directCidrs } : {}),
           }),
         ],
         logFile: join(m.dir, `agent-${n}.log`),
