@@ -15,13 +15,21 @@ import type { SignedRecord } from '../records/record.ts';
 import { createHealthAgent, type HealthAgentComponents } from './agent.ts';
 import { resolveHealthConfig } from './config.ts';
 import { bumpEpoch, EPOCH_FILE } from './epoch.ts';
-import { type HealthView, signView } from './view.ts';
+import { decodeView, type HealthView, signView } from './view.ts';
 
 const WALL = Date.UTC(2026, 0, 1);
 
 async function setup(
   t: { after(fn: () => unknown): void },
-  opts: { zones?: Record<string, string>; config?: Record<string, unknown>; rest?: KubeRest; running?: boolean } = {},
+  opts: {
+    zones?: Record<string, string>;
+    config?: Record<string, unknown>;
+    rest?: KubeRest;
+    running?: boolean;
+    addrs?: Record<string, string[]>;
+    ping?: HealthAgentComponents['ping'];
+    dial?: HealthAgentComponents['dial'];
+  } = {},
 ) {
   const dir = await mkdtemp(join(tmpdir(), 'fm-health-agent-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -31,7 +39,10 @@ async function setup(
   const pinned = ['b', 'c', 'evil'];
   const directory: HealthAgentComponents['directory'] = {
     peerOf: (n) => (pinned.includes(n) ? peer(n) : undefined),
-    get: (n) => (pinned.includes(n) ? ({ record: { zone: opts.zones?.[n] } } as unknown as SignedRecord) : undefined),
+    get: (n) =>
+      pinned.includes(n)
+        ? ({ record: { zone: opts.zones?.[n], addrs: opts.addrs?.[n] ?? [] } } as unknown as SignedRecord)
+        : undefined,
     pins: () => pinned.map((name) => ({ name, peerId: peer(name) })),
   };
   const lines: Array<Record<string, unknown>> = [];
@@ -66,12 +77,13 @@ async function setup(
       key: keys.get('a') as PrivateKey,
       directory,
       libp2p: { handle: async () => {}, unhandle: async () => {} },
-      connect: () => Promise.reject(new Error('no network in this test')),
-      ping: () => Promise.reject(new Error('no network in this test')),
+      connect: opts.ping ? async () => ({}) as never : () => Promise.reject(new Error('no network in this test')),
+      ping: opts.ping ?? (() => Promise.reject(new Error('no network in this test'))),
       log,
       registry,
       clock,
       rest: opts.rest,
+      dial: opts.dial,
     },
   );
   let seq = 0;
@@ -83,7 +95,7 @@ async function setup(
         keys.get(signer) as PrivateKey,
       )
     ).bytes;
-  return { agent, view, lines, registry, dir, tick: (ms: number) => (mono += ms) };
+  return { agent, view, lines, registry, dir, peer, tick: (ms: number) => (mono += ms) };
 }
 
 const sick = { state: 'unhealthy', lastOkAt: null } as const;
@@ -205,4 +217,44 @@ test("health agent with publish: writes its own and its peers' views to its Conf
   assert.equal(w.path, '/api/v1/namespaces/sedna/configmaps/fedmesh-health-a');
   assert.equal(w.body.data['relay.b'], new TextDecoder().decode(fromB));
   assert.match(w.body.data.view ?? '', /"payload"/);
+});
+
+test('health agent probes over the mesh and directly: either path answering makes a member healthy', async (t) => {
+  let meshUp = '';
+  const dialled: string[] = [];
+  const { agent, registry, peer } = await setup(t, {
+    config: { period: '1s', failureThreshold: 1 },
+    running: true,
+    // b: mesh only (no direct address); c: direct only (its mesh ping fails); evil: neither answers.
+    addrs: {
+      c: ['/ip4/10.0.0.3/tcp/4001', '/ip4/127.0.0.1/tcp/4001', '/ip4/1.2.3.4/tcp/1/p2p-circuit'],
+      evil: ['/ip4/10.0.0.9/tcp/4001'],
+    },
+    ping: async (peer) => {
+      if (peer.toString() !== meshUp) throw new Error('mesh ping failed');
+    },
+    dial: async (addrs) => {
+      dialled.push(...addrs.map((a) => `${a.host}:${a.port}`));
+      return addrs.some((a) => a.host === '10.0.0.3');
+    },
+  });
+  meshUp = peer('b');
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  void agent.start(ac.signal);
+  await new Promise((r) => setTimeout(r, 200));
+  ac.abort();
+  const byNode = new Map(agent.status().nodes.map((n) => [n.node, n]));
+  assert.deepEqual(byNode.get('c')?.paths, { mesh: false, direct: true });
+  assert.deepEqual(byNode.get('evil')?.paths, { mesh: false, direct: false });
+  assert.deepEqual(byNode.get('b')?.paths?.direct, null);
+  const own = decodeView(agent.heldViews().own as Uint8Array).view.verdicts;
+  assert.deepEqual(
+    { b: own.b?.state, c: own.c?.state, evil: own.evil?.state },
+    { b: 'healthy', c: 'healthy', evil: 'unhealthy' },
+  );
+  assert.ok(dialled.includes('10.0.0.3:4001') && !dialled.some((d) => d.startsWith('127.') || d.startsWith('1.2.3.4')));
+  const text = registry.render();
+  assert.match(text, /fedmesh_mesh_health_probes_total\{path="direct",result="ok"\} [1-9]/);
+  assert.match(text, /fedmesh_mesh_health_probes_total\{path="direct",result="none"\} [1-9]/);
 });

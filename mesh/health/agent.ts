@@ -1,9 +1,10 @@
 /**
  * The health agent: the core of this folder wired into a mesh node. It
  *
- * - probes every other member of its zone each period with the libp2p ping, over whatever path
- *   the mesh has to that node (transport/dial.ts: direct, else through a relay), the node named
- *   by the directory's name → peer binding;
+ * - probes every other member of its zone each period over the mesh and directly, at once: the
+ *   libp2p ping over whatever path the mesh has to that node (transport/dial.ts: direct, else
+ *   through a relay; the node named by the directory's name → peer binding) and a plain TCP dial
+ *   to the listen address in its signed record (direct.ts); either answering makes it healthy;
  * - publishes its signed view to those members on `/fedmesh/health/1.0.0` (one length-prefixed
  *   view per stream, at most MAX_VIEW_BYTES) and puts it in its own ballot box;
  * - verifies views it receives against the directory's pinned keys (ballot.ts) and keeps the
@@ -12,9 +13,10 @@
  *   most once per code every REJECT_LOG_INTERVAL_MS;
  * - tallies its zone on demand (`status()`, the per-outcome gauges).
  *
- * Zones come from the mesh config's `zone` value, carried in each node's signed record (so every
- * node knows every other's zone from the directory). It is self-declared: until the GM side
- * gives zones from Node labels, a node can claim any zone — but still only vote as itself.
+ * Zones come from the Node labels when the agent has cluster access (config `publish`; cluster.ts,
+ * which also reloads the configuration from ConfigMap `fedmesh-health`); without it, from the
+ * mesh config's `zone` value carried in each node's signed record (self-declared: a node can
+ * claim any zone, but still only vote as itself).
  */
 import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -25,12 +27,15 @@ import type { Registry } from '../../common/metrics.ts';
 import type { Directory } from '../records/directory.ts';
 import { MessageReadError, readMessage, writeMessage } from '../stream-io.ts';
 import { type BallotBox, createBallotBox } from './ballot.ts';
+import { type ClusterSource, createClusterSource } from './cluster.ts';
 import type { HealthConfig } from './config.ts';
 import { MAX_CONCURRENT_PROBES, MAX_VIEW_BYTES } from './constants.ts';
+import { type DirectAddr, dialAny, directAddrs } from './direct.ts';
 import { bumpEpoch } from './epoch.ts';
 import { ViewRejectedError } from './errors.ts';
 import { createProber, type HealthClock, type Prober, systemHealthClock } from './prober.ts';
 import { createViewPublisher } from './publisher.ts';
+import { labelsOf, REJECT_LOG_INTERVAL_MS, rateLimitedWarn } from './refusals.ts';
 import { type Outcome, tallyZone } from './tally.ts';
 import type { SignedView } from './view.ts';
 import { type LabelledNode, type Zone, zoneOf } from './zones.ts';
@@ -41,8 +46,9 @@ export const HEALTH_PROTOCOL = '/fedmesh/health/1.0.0';
 const READ_TIMEOUT_MS = 5_000;
 /** Views in flight at once from one connection (one per period is the norm; a few cover a slow link). */
 const MAX_INBOUND_STREAMS = 4;
-/** A refusal is logged at most this often per code; the counter counts every one. */
-export const REJECT_LOG_INTERVAL_MS = 10_000;
+
+export { REJECT_LOG_INTERVAL_MS } from './refusals.ts';
+
 const OUTCOMES: readonly Outcome[] = ['healthy', 'unhealthy', 'unknown'];
 
 export interface HealthAgentInit {
@@ -70,6 +76,8 @@ export interface HealthAgentComponents {
   clock?: HealthClock;
   /** The API the views are published to (config `publish`); default: from `publish.kubeconfig`. */
   rest?: KubeRest;
+  /** The direct probe (direct.ts `dialAny`); replaced in tests. */
+  dial?: (addrs: readonly DirectAddr[], signal: AbortSignal) => Promise<boolean>;
 }
 
 /** One zone member as this node's tally sees it. */
@@ -82,6 +90,8 @@ export interface HealthNodeStatus {
   /** Fresh views counted (n), the node's own included when it voted. */
   voters: number;
   self: boolean;
+  /** This node's last probe of the member by each path (absent for itself or before a probe; direct null: no address). */
+  paths?: { mesh: boolean; direct: boolean | null };
 }
 
 export interface HealthStatus {
@@ -90,12 +100,18 @@ export interface HealthStatus {
   periodMs: number;
   /** This node's tally of its zone, itself included. */
   nodes: HealthNodeStatus[];
+  /** Where zones and configuration come from: `cluster` (Node labels, ConfigMap in force) or `records` / `file`. */
+  zonesFrom: 'nodes' | 'records';
+  configFrom: 'configmap' | 'file';
 }
 
 export interface HealthAgent {
   /** Serves the protocol and probes/publishes every period until `signal` aborts; resolves once stopped. */
   start(signal: AbortSignal): Promise<void>;
-  /** New timing, window and skew from the next period on (zones: next period too). */
+  /**
+   * The file's configuration changed: timing, window and skew from the next period on (zones: next
+   * period too), unless the ConfigMap's configuration is in force (it wins; the file stays the fallback).
+   */
   reconfigure(config: HealthConfig): void;
   status(): HealthStatus;
   /** Feeds received view bytes to the ballot box, counting and logging a refusal (the protocol handler's core). */
@@ -119,18 +135,37 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
   const log = c.log.child({ component: 'mesh.health' });
   const clock = c.clock ?? systemHealthClock;
   let cfg = init.config;
+  let fileCfg = init.config;
   const epoch = await bumpEpoch(init.stateDir, { log, wall: () => clock.wall() });
   // Views to the cloud (publisher.ts), beside the probes, when configured; read at start only.
   // The cluster access is resolved now, so a node without one fails at start-up, not later.
   const toCloud = init.config.publish;
   const rest = toCloud && (c.rest ?? (await createKubeRest(loadClusterAccess(toCloud.kubeconfig).access)));
+  const apply = (next: HealthConfig, source: string) => {
+    cfg = next;
+    prober.reconfigure(next);
+    log.info(
+      { source, periodMs: next.periodMs, windowMs: next.windowMs, zones: next.zones },
+      'health configuration in force',
+    );
+  };
+  const cluster: ClusterSource | undefined =
+    toCloud && rest
+      ? createClusterSource(
+          { namespace: toCloud.namespace },
+          { rest, fileConfig: () => fileCfg, apply, log: c.log, registry: c.registry },
+        )
+      : undefined;
 
   const zone = (): Zone => {
     const label = cfg.zones.label;
     const labels = (z: string | undefined) => (z ? { [label]: z } : undefined);
-    const nodes: LabelledNode[] = [{ name: init.self, labels: labels(init.zone) }];
+    // The Node labels once listed (the GM's source too); until then the records' self-declared values.
+    const fromNodes = cluster?.nodesSynced() === true;
+    const of = (name: string, own: string | undefined) => labels(fromNodes ? cluster?.zoneValue(name, label) : own);
+    const nodes: LabelledNode[] = [{ name: init.self, labels: of(init.self, init.zone) }];
     for (const { name } of c.directory.pins()) {
-      if (name !== init.self) nodes.push({ name, labels: labels(c.directory.get(name)?.record.zone) });
+      if (name !== init.self) nodes.push({ name, labels: of(name, c.directory.get(name)?.record.zone) });
     }
     return zoneOf(init.self, nodes, cfg.zones);
   };
@@ -154,26 +189,15 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
   );
 
   const views = c.registry?.counter('fedmesh_mesh_health_views_total', 'Health views received, by result');
-  const results = new Map<string, Readonly<Record<string, string>>>();
-  const count = (result: string) => {
-    let labels = results.get(result);
-    if (!labels) {
-      labels = Object.freeze({ result });
-      results.set(result, labels);
-    }
-    views?.inc(1, labels);
-  };
-  const lastLogged = new Map<string, { at: number; suppressed: number }>();
-  const logRejection = (code: string, fields: Record<string, unknown>) => {
-    const now = clock.now();
-    const last = lastLogged.get(code);
-    if (last && now - last.at < REJECT_LOG_INTERVAL_MS) {
-      last.suppressed++;
-      return;
-    }
-    lastLogged.set(code, { at: now, suppressed: 0 });
-    log.warn({ code, suppressed: last?.suppressed ?? 0, ...fields }, 'health view rejected');
-  };
+  const probes = c.registry?.counter(
+    'fedmesh_mesh_health_probes_total',
+    'Probes of zone members by path (mesh, direct) and result (ok, failed, none: no direct address)',
+  );
+  const dial = c.dial ?? dialAny;
+  /** Each member's last probe by path, for the status. */
+  const paths = new Map<string, { mesh: boolean; direct: boolean | null }>();
+  const count = (result: string) => views?.inc(1, labelsOf({ result }));
+  const logRejection = rateLimitedWarn(log, clock, REJECT_LOG_INTERVAL_MS, 'health view rejected');
 
   const receive = async (bytes: Uint8Array): Promise<boolean> => {
     try {
@@ -263,14 +287,37 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
         const peer = c.directory.peerOf(node);
         if (!peer) return false;
         const id = peerIdFromString(peer);
-        await c.connect(id, signal);
-        await c.ping(id, signal);
-        return true;
+        const addrs = directAddrs(c.directory.get(node)?.record.addrs ?? []);
+        const last = { mesh: false, direct: addrs.length ? false : null } as { mesh: boolean; direct: boolean | null };
+        paths.set(node, last);
+        const mesh = (async () => {
+          await c.connect(id, signal);
+          await c.ping(id, signal);
+          last.mesh = true;
+          return true;
+        })();
+        const direct = addrs.length
+          ? dial(addrs, signal).then((ok) => {
+              last.direct = ok;
+              if (!ok) throw new Error('no direct address answered');
+              return true;
+            })
+          : Promise.reject(new Error('no direct address'));
+        // Both paths run to their end (or the deadline) so the status shows each; either answering is enough.
+        const settled = Promise.allSettled([mesh, direct]).then((r) => {
+          for (const [i, path] of (['mesh', 'direct'] as const).entries()) {
+            if (path === 'direct' && !addrs.length) probes?.inc(1, labelsOf({ path, result: 'none' }));
+            else probes?.inc(1, labelsOf({ path, result: r[i]?.status === 'fulfilled' ? 'ok' : 'failed' }));
+          }
+        });
+        void settled;
+        return Promise.any([mesh, direct]);
       },
     },
   );
 
   const status = (): HealthStatus => {
+    const probed = (node: string) => (node !== init.self && paths.has(node) ? { paths: { ...paths.get(node)! } } : {});
     const z = zone();
     const tally = tallyZone({ zone: z, ballots: box.ballots(), now: clock.now(), windowMs: cfg.windowMs });
     return {
@@ -284,7 +331,10 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
         against: r.accusers.length,
         voters: r.voters,
         self: r.self,
+        ...probed(r.node),
       })),
+      zonesFrom: cluster?.nodesSynced() ? 'nodes' : 'records',
+      configFrom: cluster?.fromConfigMap() ? 'configmap' : 'file',
     };
   };
 
@@ -320,9 +370,9 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
     status,
     heldViews,
     reconfigure(next) {
-      cfg = next;
-      prober.reconfigure(next);
-      log.info({ periodMs: next.periodMs, zones: next.zones }, 'health configuration changed');
+      fileCfg = next;
+      if (cluster?.fromConfigMap()) log.info('health file configuration changed; the ConfigMap one stays in force');
+      else apply(next, 'file');
     },
     async start(signal) {
       await c.libp2p.handle(HEALTH_PROTOCOL, handle, {
@@ -338,7 +388,7 @@ export async function createHealthAgent(init: HealthAgentInit, c: HealthAgentCom
             )
           : undefined;
       try {
-        await Promise.all([prober.start(signal), publisher?.start(signal)]);
+        await Promise.all([prober.start(signal), publisher?.start(signal), cluster?.start(signal)]);
       } finally {
         if (rest && !c.rest) rest.close();
         await c.libp2p.unhandle(HEALTH_PROTOCOL).catch(() => {});

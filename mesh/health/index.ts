@@ -15,7 +15,15 @@ export {
   type HealthStatus,
 } from './agent.ts';
 export { type BallotBox, type BallotBoxComponents, type BallotBoxInit, createBallotBox } from './ballot.ts';
+export {
+  type ClusterSource,
+  createClusterSource,
+  HEALTH_CONFIG_KEY,
+  HEALTH_CONFIGMAP,
+  resolveConfigMapHealth,
+} from './cluster.ts';
 export { type HealthConfig, parseHealthConfig, resolveHealthConfig } from './config.ts';
+export { dialAny, directAddrs } from './direct.ts';
 export { bumpEpoch, EPOCH_FILE } from './epoch.ts';
 export { VIEW_REJECTION_CODES, ViewRejectedError, type ViewRejectionCode } from './errors.ts';
 export {

@@ -3,7 +3,9 @@
  * other, publish their views to the API (health `publish`), and a `fedmesh gm --health` replica
  * on the host decides. All four are annotated healthy; one host's link is cut (mesh and cloud):
  * its peers' views reach the GM through their own ConfigMaps and it is annotated unhealthy;
- * restored, healthy again.
+ * restored, healthy again. The agents take their zones from the Node labels and their timing and
+ * zones switch from ConfigMap fedmesh-health (their config files say zones off and a 5 s period):
+ * with the GM judging zones by the same labels, any other zone id in a view would be refused.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -27,21 +29,34 @@ test('real agents publish their views; the GM annotates a cut node unhealthy and
   const rest = await createKubeRest(plane.kubeConfig());
   t.after(() => rest.close());
   await rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: NS } } });
-  for (const n of NODES) await nodeObject(rest, n, {});
+  for (const n of NODES) await nodeObject(rest, n, { 'fedmesh.io/topology-zone': 'z1' });
+  await rest.request('POST', `/api/v1/namespaces/${NS}/configmaps`, {
+    body: {
+      metadata: { name: 'fedmesh-health' },
+      data: {
+        'health.yaml': 'period: 1s\ntimeout: 500ms\nwindow: 3s\nfailureThreshold: 2\nzones: { enabled: true }\n',
+      },
+    },
+  });
   const gm = await startReplica(plane, {
     id: 'gm-0',
     namespace: NS,
-    args: ['--no-operators', '--health', '--health-tick', '500ms', '--health-window', '4s', '--health-max-skew', '5s'],
+    args: [
+      '--no-operators',
+      '--health',
+      '--health-zones',
+      '--health-tick',
+      '500ms',
+      '--health-window',
+      '4s',
+      '--health-max-skew',
+      '5s',
+    ],
   });
   t.after(() => gm.proc.stop('SIGKILL'));
 
-  const health = {
-    period: '1s',
-    timeout: '500ms',
-    window: '3s',
-    failureThreshold: 2,
-    publish: { namespace: NS, kubeconfig: plane.kubeconfigPath },
-  };
+  // The file's values (zones off, 5 s): the ConfigMap's replace them once read.
+  const health = { period: '5s', publish: { namespace: NS, kubeconfig: plane.kubeconfigPath } };
   const bootstrap = (self: NodeName) => NODES.filter((n) => n !== self).map((n) => `${m.addr(n)}:${MESH_PORT}`);
   const procs: MeshProc[] = [];
   for (const n of NODES) {

@@ -41,6 +41,7 @@ const PLURALS: Record<string, { group: string; version: string; plural: string; 
     namespaced: false,
   },
   Service: { group: '', version: 'v1', plural: 'services', namespaced: true },
+  ConfigMap: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
   MutatingWebhookConfiguration: {
     group: 'admissionregistration.k8s.io',
     version: 'v1',
@@ -109,5 +110,23 @@ test('deploy/health.yaml applies; a node agent writes its own views ConfigMap an
   assert.equal(own.metadata.labels?.['fedmesh.io/health-node'], 'edge-a');
   await assert.rejects(admin.request('GET', '/api/v1/namespaces/sedna/configmaps/fedmesh-health-edge-b'), (err) =>
     isStatus(err, 404),
+  );
+
+  // The agent reads what it needs for zones and configuration (mesh/health/cluster.ts) and no more:
+  // the Nodes, the health ConfigMap by name (list + watch), not every ConfigMap; it cannot change the configuration.
+  const nodes = await agent.request<{ items: KubeObject[] }>('GET', '/api/v1/nodes');
+  assert.ok(nodes.items.length >= 2);
+  const cms = '/api/v1/namespaces/sedna/configmaps';
+  const named = await agent.request<{ items: { data?: Record<string, string> }[] }>('GET', cms, {
+    query: { fieldSelector: 'metadata.name=fedmesh-health' },
+  });
+  assert.match(named.items[0]?.data?.['health.yaml'] ?? '', /period: 5s/);
+  await assert.rejects(agent.request('GET', cms), (err) => isStatus(err, 403));
+  await assert.rejects(
+    agent.request('PATCH', `${cms}/fedmesh-health`, {
+      body: { data: { 'health.yaml': 'period: 1s' } },
+      contentType: 'application/merge-patch+json',
+    }),
+    (err) => isStatus(err, 403) || isStatus(err, 422),
   );
 });
