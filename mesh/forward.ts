@@ -105,12 +105,13 @@ export async function startForward(spec: ForwardSpec, node: MeshNode, components
         sock.pipe(t);
         t.pipe(sock);
         sock.on('error', (err) => t.destroy(err));
-        t.on('error', () => sock.destroy());
+        // A tunnel that failed resets the client's connection: a FIN would pass for the end of the data.
+        t.on('error', () => sock.resetAndDestroy());
         sock.resume();
       })
       .catch((err: { code?: string; reason?: string; message: string }) => {
         flog.warn({ code: err.code, reason: err.reason, err: err.message }, 'forwarded connection failed');
-        sock.destroy();
+        sock.resetAndDestroy();
       });
   });
   await new Promise<void>((resolve, reject) => {

@@ -105,7 +105,8 @@ export function splice(socket: Socket, session: TunnelSession): void {
   socket.pipe(d);
   d.pipe(socket);
   socket.on('error', (err) => session.abort(err));
-  d.on('error', () => socket.destroy());
+  // A failed session resets the target's connection: a FIN would pass for the end of the data.
+  d.on('error', () => socket.resetAndDestroy());
 }
 
 export function createTunnelService(init: TunnelServiceInit, components: TunnelServiceComponents): TunnelService {

@@ -114,6 +114,12 @@ const cases: Array<{
     ok: false,
   },
   {
+    name: 'reports: a redelivery landing on the object created again in between is counted, not a double write',
+    check: checkReports,
+    events: () => [accepted(1), applied(1), ev('harness', 'object.recreated', { key: 'Dataset/ns/ds' }), applied(1)],
+    ok: true,
+  },
+  {
     name: 'reports: an older report landing after a newer one is refuted',
     check: checkReports,
     events: () => [accepted(1), accepted(2), applied(2), applied(1)],

@@ -87,6 +87,7 @@ export async function runWorkload(c: ChaosCluster, seed: number, signal: AbortSi
       } else {
         // The IL job reads ds-*-0: only the other one is deleted and created again.
         await c.rest.request('DELETE', objectsUrl(NS, 'Dataset', dsName(lc.node, 1)));
+        c.history('object.recreated', { key: `Dataset/${NS}/${dsName(lc.node, 1)}` });
         await create(c.rest, NS, 'Dataset', dataset(lc, 1));
         s.recreated++;
       }
