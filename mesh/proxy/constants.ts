@@ -32,6 +32,8 @@ export const FAILURE_PENALTY_MS = 5_000;
  * 120 s assured; one value, between the two, keeps DNS-style and streaming flows alike).
  */
 export const UDP_IDLE_MS = 60_000;
+/** A UDP flow's endpoint choice in all (attempts × their own deadline, bounded). */
+export const UDP_OPEN_TIMEOUT_MS = 30_000;
 /** Datagrams held per flow while its tunnel opens; more are dropped (UDP may drop). */
 export const UDP_PENDING_MAX = 64;
 /** Flows per listener; a new one past this is dropped (a flood from spoofed ports). */

@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../common/log.ts';
 import { createDatagramDecoder, encodeDatagram } from '../tunnel/datagram.ts';
-import { UDP_MAX_FLOWS, UDP_PENDING_MAX } from './constants.ts';
+import { UDP_MAX_FLOWS, UDP_OPEN_TIMEOUT_MS, UDP_PENDING_MAX } from './constants.ts';
 import type { ProxyPath } from './metrics.ts';
 import { openTunnel, type Target } from './route.ts';
 import { connectPlan, type PortDeps } from './tcp.ts';
@@ -90,7 +90,13 @@ export async function startUdpPort(
       }
       return openTunnel(t, deps.mesh, signal, 'udp');
     };
-    const { stream, path, target } = await connectPlan(plan, f.client.address, deps, AbortSignal.timeout(30_000), dial);
+    const { stream, path, target } = await connectPlan(
+      plan,
+      f.client.address,
+      deps,
+      AbortSignal.timeout(UDP_OPEN_TIMEOUT_MS),
+      dial,
+    );
     f.target = target;
     if (!f.counted) {
       f.counted = true;
