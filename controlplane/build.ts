@@ -5,7 +5,7 @@ import { cachedGoBuild, cacheRoot, sourceHash } from '../common/gobuild.ts';
 import { ETCD_VERSION, KUBERNETES_VERSION } from './versions.ts';
 
 const GO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'go');
-const BINARIES = ['kube-apiserver', 'etcd', 'leader-elect', 'kube-controller-manager'] as const;
+const BINARIES = ['kube-apiserver', 'etcd', 'leader-elect', 'kube-controller-manager', 'kube-scheduler'] as const;
 
 export interface Binaries {
   kubeApiserver: string;
@@ -14,6 +14,8 @@ export interface Binaries {
   leaderElect: string;
   /** kube-controller-manager, for tests that opt into real controllers (garbage collector, namespace). */
   kubeControllerManager: string;
+  /** kube-scheduler (default profile), for tests that check where real scheduling puts pods. */
+  kubeScheduler: string;
   dir: string;
 }
 
@@ -29,6 +31,7 @@ function present(dir: string): Binaries | undefined {
     etcd: join(dir, 'etcd'),
     leaderElect: join(dir, 'leader-elect'),
     kubeControllerManager: join(dir, 'kube-controller-manager'),
+    kubeScheduler: join(dir, 'kube-scheduler'),
     dir,
   };
 }

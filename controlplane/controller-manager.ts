@@ -1,9 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../common/net/ports.ts';
-import { type ManagedProcess, spawnManaged } from '../common/process/index.ts';
-import { issueCert } from './certs.ts';
-import { httpsOk, kubeconfigYaml, retryOnPortTaken, waitFor } from './startup.ts';
+import type { ManagedProcess } from '../common/process/index.ts';
+import { startKubeComponent } from './component.ts';
 
 /**
  * Starts kube-controller-manager with only `controllers`, authenticating with its own client
@@ -19,58 +16,40 @@ export async function startControllerManager(init: {
   extraArgs?: string[];
   saKey: string;
 }): Promise<ManagedProcess> {
-  const cert = await issueCert(
-    init.dir,
-    'kube-controller-manager',
-    { cn: 'system:kube-controller-manager', orgs: ['system:masters'] },
-    { client: true },
-  );
-  const kubeconfig = join(init.dir, 'kube-controller-manager.kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    kubeconfigYaml(init.server, join(init.dir, 'ca.crt'), {
-      'client-certificate-data': readFileSync(cert.cert).toString('base64'),
-      'client-key-data': readFileSync(cert.key).toString('base64'),
-    }),
-    { mode: 0o600 },
-  );
-  const logFile = join(init.dir, 'kube-controller-manager.log');
-  return retryOnPortTaken(logFile, async () => {
-    const port = await freePort();
-    const proc = spawnManaged({
-      name: 'kube-controller-manager',
-      cmd: init.binary,
-      args: [
-        `--kubeconfig=${kubeconfig}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        `--controllers=${init.controllers.join(',')}`,
-        '--leader-elect=false',
-        '--use-service-account-credentials=false',
-        `--service-account-private-key-file=${init.saKey}`,
-        `--root-ca-file=${join(init.dir, 'ca.crt')}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${port}`,
-        `--cert-dir=${join(init.dir, 'kube-controller-manager-certs')}`,
-        '--profiling=false',
-        '--v=1',
-        ...(init.extraArgs ?? []),
-      ],
-      logFile,
-    });
-    try {
-      // /healthz is always allowed anonymously; the serving certificate is self-signed.
-      await waitFor(
-        'kube-controller-manager',
-        60_000,
-        proc,
-        () => httpsOk(`https://127.0.0.1:${port}/healthz`, { rejectUnauthorized: false }),
-        logFile,
-      );
-    } catch (err) {
-      await proc.stop('SIGKILL');
-      throw err;
-    }
-    return proc;
+  return startKubeComponent({
+    name: 'kube-controller-manager',
+    cn: 'system:kube-controller-manager',
+    binary: init.binary,
+    dir: init.dir,
+    server: init.server,
+    args: () => [
+      `--controllers=${init.controllers.join(',')}`,
+      '--use-service-account-credentials=false',
+      `--service-account-private-key-file=${init.saKey}`,
+      `--root-ca-file=${join(init.dir, 'ca.crt')}`,
+      ...(init.extraArgs ?? []),
+    ],
+  });
+}
+
+/**
+ * Starts kube-scheduler with its default profile (the same certificate scheme, no leader election):
+ * pods without a nodeName get one from the real scheduler, which honours taints, unschedulable and
+ * node readiness as in any cluster.
+ */
+export async function startScheduler(init: {
+  binary: string;
+  dir: string;
+  server: string;
+  /** Appended to the command line. */
+  extraArgs?: string[];
+}): Promise<ManagedProcess> {
+  return startKubeComponent({
+    name: 'kube-scheduler',
+    cn: 'system:kube-scheduler',
+    binary: init.binary,
+    dir: init.dir,
+    server: init.server,
+    args: () => [...(init.extraArgs ?? [])],
   });
 }

@@ -7,7 +7,7 @@ import { freePort } from '../common/net/ports.ts';
 import { type ManagedProcess, onExit, spawnManaged } from '../common/process/index.ts';
 import { type Binaries, ensureBinaries } from './build.ts';
 import { createCA, createServiceAccountKeys, issueCert } from './certs.ts';
-import { startControllerManager } from './controller-manager.ts';
+import { startControllerManager, startScheduler } from './controller-manager.ts';
 import { startEtcd } from './etcd.ts';
 import { httpsOk, kubeconfigYaml, retryOnPortTaken, waitFor } from './startup.ts';
 
@@ -37,6 +37,11 @@ export interface ControlPlaneInit {
    */
   controllerArgs?: string[];
   /**
+   * Also run kube-scheduler (default profile), so pods without a nodeName are placed by the real
+   * scheduler. Default false. Not with `detached`.
+   */
+  scheduler?: boolean;
+  /**
    * Runs once the API server is ready and before kube-controller-manager starts: install CRDs here
    * whose objects the garbage collector must handle at once (it discovers new resources only every 30 s).
    */
@@ -51,6 +56,8 @@ export interface ControlPlaneState {
   apiserverPid: number;
   /** Only when `controllers` were requested. */
   controllerManagerPid?: number;
+  /** Only when `scheduler` was requested. */
+  schedulerPid?: number;
   server: string;
   kubeconfig: string;
 }
@@ -89,8 +96,10 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
   const removeDir = ownDir ? onExit(() => rmSync(dir, { recursive: true, force: true })) : () => {};
   const host = init.bindAddress ?? '127.0.0.1';
   const detached = init.detached ?? false;
-  if (detached && init.controllers?.length) {
-    throw new ConfigError('controllers are only supported for control planes that die with this process');
+  if (detached && (init.controllers?.length || init.scheduler)) {
+    throw new ConfigError(
+      'controllers and the scheduler are only supported for control planes that die with this process',
+    );
   }
 
   await createCA(dir);
@@ -189,10 +198,20 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
       throw err;
     }
   }
+  let scheduler: ManagedProcess | undefined;
+  if (init.scheduler) {
+    try {
+      scheduler = await startScheduler({ binary: bin.kubeScheduler, dir, server });
+    } catch (err) {
+      await Promise.all([kcm?.stop('SIGKILL'), api.stop('SIGKILL'), etcd.stop('SIGKILL')]);
+      throw err;
+    }
+  }
   const state = (): ControlPlaneState => ({
     etcdPid: etcd.pid,
     apiserverPid: api.pid,
     ...(kcm ? { controllerManagerPid: kcm.pid } : {}),
+    ...(scheduler ? { schedulerPid: scheduler.pid } : {}),
     server,
     kubeconfig: kubeconfigPath,
   });
@@ -239,6 +258,7 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
       writeFileSync(join(dir, 'state.json'), JSON.stringify(state(), null, 2));
     },
     async stop() {
+      await scheduler?.stop('SIGTERM', 10_000);
       await kcm?.stop('SIGTERM', 10_000);
       await api.stop('SIGTERM', 10_000);
       await etcd.stop('SIGTERM', 10_000);

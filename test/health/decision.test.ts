@@ -49,6 +49,29 @@ async function endpoints(rest: KubeRest, ns: string, service: string): Promise<M
   return out;
 }
 
+/** A pod for kube-scheduler (no nodeName), allowed only on `nodes`, tolerating nothing. */
+async function newPod(rest: KubeRest, ns: string, name: string, nodes: string[]) {
+  await rest.request('POST', `/api/v1/namespaces/${ns}/pods`, {
+    body: {
+      metadata: { name },
+      spec: {
+        containers: [{ name: 'c', image: 'example.invalid/app:1' }],
+        terminationGracePeriodSeconds: 0,
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              // Terms are ORed; a field selector takes one value.
+              nodeSelectorTerms: nodes.map((n) => ({
+                matchFields: [{ key: 'metadata.name', operator: 'In', values: [n] }],
+              })),
+            },
+          },
+        },
+      },
+    },
+  });
+}
+
 async function service(rest: KubeRest, ns: string, app: string) {
   await rest.request('POST', `/api/v1/namespaces/${ns}/services`, {
     body: { metadata: { name: app }, spec: { selector: { app }, ports: [{ port: 80 }] } },
@@ -77,7 +100,7 @@ function logged(msg: string): Record<string, unknown>[] {
   );
 }
 
-test('cut from the cloud, seen healthy by its peers (one lying): NotReady and unschedulable, pods stay and stay ready in EndpointSlices', async (t) => {
+test('cut from the cloud, seen healthy by its peers (one lying): NotReady and unschedulable (the real scheduler places nothing new there), pods stay and stay ready in EndpointSlices', async (t) => {
   await stage.ready();
   const rest = stage.rest();
   const ns = await stage.env.namespace(t);
@@ -96,6 +119,24 @@ test('cut from the cloud, seen healthy by its peers (one lying): NotReady and un
     return notReady(n) && hasNoSchedule(n) ? n : undefined;
   });
   assert.equal(hasNoExecute(n), false, 'no NoExecute taint');
+  // Unschedulable for the real kube-scheduler: a pod that may only go to cc-1 stays Pending
+  // (Unschedulable), one that may go to cc-1 or cc-2 goes to cc-2.
+  await newPod(rest, ns, 'only-cc-1', ['cc-1']);
+  await newPod(rest, ns, 'cc-1-or-cc-2', ['cc-1', 'cc-2']);
+  const placed = await until('the second new pod scheduled', 30_000, async () => {
+    const p = await rest.request<KubeObject>('GET', `/api/v1/namespaces/${ns}/pods/cc-1-or-cc-2`);
+    return p.spec?.nodeName as string | undefined;
+  });
+  assert.equal(placed, 'cc-2');
+  const pending = await until('the first new pod found unschedulable', 30_000, async () => {
+    const p = await rest.request<KubeObject>('GET', `/api/v1/namespaces/${ns}/pods/only-cc-1`);
+    const c = (p.status?.conditions ?? []).find((x: { type: string }) => x.type === 'PodScheduled');
+    return c?.reason === 'Unschedulable' ? p : undefined;
+  });
+  assert.equal(pending.spec?.nodeName, undefined);
+  await Promise.all(
+    ['only-cc-1', 'cc-1-or-cc-2'].map((p) => rest.request('DELETE', `/api/v1/namespaces/${ns}/pods/${p}`)),
+  );
   // Past the pods' toleration, with margin: nothing evicted, nothing marked not ready.
   await sleep((TOLERATION_S + 6) * 1000);
   const after = await getNode(rest, 'cc-1');

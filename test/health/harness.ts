@@ -76,12 +76,17 @@ export async function nodeObject(rest: KubeRest, name: string, labels: Record<st
   await setReady(rest, name, true);
 }
 
+const NODE_RESOURCES = { cpu: '4', memory: '8Gi', pods: '110' };
+
 export async function setReady(rest: KubeRest, name: string, ready: boolean): Promise<void> {
   const t = now();
   await rest.request('PATCH', `/api/v1/nodes/${name}/status`, {
     contentType: 'application/merge-patch+json',
     body: {
       status: {
+        // Room for pods, or kube-scheduler finds no node that fits.
+        capacity: NODE_RESOURCES,
+        allocatable: NODE_RESOURCES,
         conditions: [
           {
             type: 'Ready',

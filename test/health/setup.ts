@@ -1,6 +1,7 @@
 /**
  * The shared stage of the health tests: a real control plane with kube-controller-manager running
- * the node lifecycle, taint eviction and EndpointSlice controllers with short grace periods; two
+ * the node lifecycle, taint eviction and EndpointSlice controllers with short grace periods, and
+ * kube-scheduler (default profile) placing pods created without a node; two
  * `fedmesh gm --health` replicas, each serving the admission webhook over TLS, registered as in
  * deploy/health.yaml (one webhook entry per replica here, a Service in a cluster); two
  * anchor nodes that stay Ready, so the node lifecycle controller never sees a fully disrupted zone.
@@ -34,6 +35,7 @@ export function useHealthStage(): Stage {
   const env = useEnvtest({
     controllers: ['node-lifecycle-controller', 'taint-eviction-controller', 'endpointslice-controller'],
     controllerArgs: CONTROLLER_ARGS,
+    scheduler: true,
   });
   let rest: KubeRest | undefined;
   let replicas: Replica[] = [];
