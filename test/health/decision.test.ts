@@ -172,6 +172,28 @@ test('cut from everyone (one peer lying that it is fine): pods evicted after the
   assert.ok(Date.now() - cutAt >= TOLERATION_S * 1000, 'not before the toleration');
 });
 
+test('a tie (2 | 2 in a zone of 4): unknown, and Kubernetes alone decides — pods evicted after their toleration', async (t) => {
+  await stage.ready();
+  const rest = stage.rest();
+  const ns = await stage.env.namespace(t);
+  const c = await zone(t, 'ti', 4);
+  await c.pod(ns, 'ti-1', 'web-1', 'web', TOLERATION_S);
+  // ti-1 is cut from the cloud and from ti-3 and ti-4; ti-2 still reaches it and relays its view.
+  // Votes on ti-1: ti-1 itself and ti-2 on one side, ti-3 and ti-4 on the other — no strict majority.
+  c.link('ti-1', 'ti-3', false);
+  c.link('ti-1', 'ti-4', false);
+  const cutAt = Date.now();
+  c.cloud('ti-1', false);
+  await until('ti-1 unknown', 30_000, async () => ((await outcome(rest, 'ti-1')) === 'unknown' ? true : undefined));
+  assert.equal(
+    (await getNode(rest, 'ti-1')).metadata.annotations?.[TALLY_ANNOTATION],
+    '{"against":2,"for":1,"outcome":"unknown","self":true,"voters":4}',
+  );
+  await until('web-1 evicted', 60_000, async () => ((await pods(rest, ns)).length === 0 ? true : undefined));
+  assert.ok(Date.now() - cutAt >= TOLERATION_S * 1000, 'not before the toleration');
+  for (const n of ['ti-2', 'ti-3', 'ti-4']) assert.equal(await outcome(rest, n), 'healthy');
+});
+
 test('forged, replayed and out-of-zone views change nothing and are logged', async (t) => {
   await stage.ready();
   const rest = stage.rest();
