@@ -47,6 +47,8 @@ export interface ChaosCluster {
   actors: Actor[];
   /** What the schedule may do to whom. */
   targets: FaultTarget[];
+  /** Per process actor: its current process and its /metrics URL (both change on restarts). */
+  processes: Map<string, { proc(): ManagedProcess; metricsUrl(): string }>;
   /** The edge agent's forward to the echo service (through the tunnel). */
   tunnel: { host: string; port: number };
   stop(): Promise<void>;
@@ -77,6 +79,13 @@ export async function startChaosCluster(init: ClusterInit): Promise<ChaosCluster
     cleanup.push(async () => rest.close());
     await rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: NS } } });
     const actors: Actor[] = [apiServerActor(plane)];
+    const processes: ChaosCluster['processes'] = new Map();
+    const metricsUrls = new Map<string, string>();
+    const track = (a: ReturnType<typeof processActor>) => {
+      actors.push(a);
+      processes.set(a.name, { proc: a.proc, metricsUrl: () => metricsUrls.get(a.name) ?? '' });
+      cleanup.push(() => a.proc().stop('SIGKILL'));
+    };
     const targets: FaultTarget[] = [{ name: 'apiserver', role: 'apiserver', faults: ['kill9', 'pause', 'restart'] }];
 
     // GM replicas: restarted on the same hub port, where their LCs expect them.
@@ -96,11 +105,10 @@ export async function startChaosCluster(init: ClusterInit): Promise<ChaosCluster
           args: HUB_ONLY,
           logFile: join(dir, `${id}.log`),
         });
+        metricsUrls.set(id, `http://127.0.0.1:${r.port}/metrics`);
         return r.proc;
       };
-      const a = processActor(id, 'gm', await spawn(), spawn);
-      cleanup.push(() => a.proc().stop('SIGKILL'));
-      actors.push(a);
+      track(processActor(id, 'gm', await spawn(), spawn));
       targets.push({ name: id, role: 'gm', faults: ['kill9', 'pause', 'term', 'restart'] });
     }
 
@@ -124,9 +132,8 @@ export async function startChaosCluster(init: ClusterInit): Promise<ChaosCluster
         await waitHttp(`${url}/readyz`, p, `lc ${node} answers`, log);
         return p;
       };
-      const a = processActor(node, 'lc', await spawn(), spawn);
-      cleanup.push(() => a.proc().stop('SIGKILL'));
-      actors.push(a);
+      metricsUrls.set(node, `${url}/metrics`);
+      track(processActor(node, 'lc', await spawn(), spawn));
       targets.push({ name: node, role: 'lc', faults: ['kill9', 'pause', 'term', 'restart'] });
       lcs.push({ node, url, rootfs });
     }
@@ -167,8 +174,8 @@ export async function startChaosCluster(init: ClusterInit): Promise<ChaosCluster
         return p;
       };
       const a = processActor(`mesh-${name}`, name === 'relay' ? 'relay' : 'mesh', await spawn(), spawn);
-      cleanup.push(() => a.proc().stop('SIGKILL'));
-      actors.push(a);
+      metricsUrls.set(a.name, `http://127.0.0.1:${status}/metrics`);
+      track(a);
       targets.push({ name: `mesh-${name}`, role: a.role, faults: ['kill9', 'pause', 'restart'] });
     }
 
@@ -181,6 +188,7 @@ export async function startChaosCluster(init: ClusterInit): Promise<ChaosCluster
       lcs,
       actors,
       targets,
+      processes,
       tunnel: { host: '127.0.0.1', port: fwdPort },
       stop,
     };
