@@ -2,11 +2,13 @@
  * `fedmesh mesh`: runs one mesh node. Flags override the config file; the file is watched and
  * reloaded (also on SIGHUP) for relay changes. SIGTERM/SIGINT stop it cleanly (exit 0).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { command } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
+import { parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
@@ -20,7 +22,9 @@ import { type ForwardSpec, parseForward, startForward } from './forward.ts';
 import { resolveHealthConfig } from './health/config.ts';
 import { buildMeshServer } from './http.ts';
 import { createMeshNode } from './node.ts';
-import { generatePsk, readPskFile } from './pnet/psk.ts';
+import { createKeyRing, DEFAULT_PSK_ROTATION_WINDOW_MS } from './pnet/keyring.ts';
+import { generatePsk, readPskKeysFile } from './pnet/psk.ts';
+import { watchPskFile } from './pnet/psk-watch.ts';
 import { NODE_NAME } from './records/record.ts';
 
 function parseHostPort(text: string): { host: string; port: number } {
@@ -93,7 +97,9 @@ export const meshCommand = command({
     if (!stateDir) throw new ConfigError('a state directory is required (--state-dir or stateDir)');
     const pskFile = f['psk-file'] ?? cfg.pskFile;
     if (!pskFile) throw new ConfigError('a PSK file is required (--psk-file or pskFile)');
-    const psk = await readPskFile(pskFile);
+    const windowOf = (c: MeshConfig) =>
+      c.pskRotationWindow ? parseDuration(c.pskRotationWindow) : DEFAULT_PSK_ROTATION_WINDOW_MS;
+    const pskKeys = await readPskKeysFile(pskFile);
     const listen =
       f.listen ?? (cfg.listen ? parseHostPort(cfg.listen) : { host: '0.0.0.0', port: DEFAULT_LISTEN_PORT });
 
@@ -108,12 +114,29 @@ export const meshCommand = command({
     const forwardSpecs: ForwardSpec[] = [...(cfg.forward ?? []).map(parseForward), ...(f.forward ?? [])];
 
     const log = createLogger({ component: 'mesh', node: name });
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // Several keys while a PSK rotates (pnet/keyring.ts); the file is followed without a restart.
+    const psk = createKeyRing({
+      keys: pskKeys,
+      windowMs: windowOf(cfg),
+      statePath: join(stateDir, 'psk-retired.json'),
+      log,
+    });
+    const pskWatch = watchPskFile(pskFile, psk, log);
+    const onHup = () => void pskWatch.reload('SIGHUP');
+    process.on('SIGHUP', onHup);
+    const stopPsk = () => {
+      process.off('SIGHUP', onHup);
+      pskWatch.close();
+      psk.close();
+    };
     const registry = createRegistry();
     registerProcessMetrics(registry);
     // Start-up failures stop what already runs, as a signal would.
     const ac = new AbortController();
     const shutdown = AbortSignal.any([shutdownSignal(log), ac.signal]);
 
+    // A start-up failure stops the PSK watch too.
     const node = await createMeshNode(
       {
         name,
@@ -134,7 +157,10 @@ export const meshCommand = command({
         serviceKeys: trustOf(cfg),
       },
       { log, registry },
-    );
+    ).catch((err: unknown) => {
+      stopPsk();
+      throw err;
+    });
     let ready = false;
     const http = f['http-listen']
       ? buildMeshServer({ node, registry, log, ready: () => ready }, limitsFromFlags(f, 'http-'))
@@ -150,6 +176,7 @@ export const meshCommand = command({
       ac.abort();
       await running.catch(() => {});
       await http?.close();
+      stopPsk();
       throw err;
     }
     const watching = f.config
@@ -165,6 +192,7 @@ export const meshCommand = command({
               log.error({ err: (err as Error).message, code: 'ERR_CONFIG' }, 'advertise not reloaded: invalid');
               nextAdvertise = advertiseOf({});
             }
+            void pskWatch.reload('configuration reloaded', windowOf(next));
             node.reconfigure({
               relayNodes: next.relayNodes ?? [],
               tunnelAllow: next.tunnel?.allow,
@@ -180,6 +208,7 @@ export const meshCommand = command({
       : Promise.resolve();
     await running;
     await watching;
+    stopPsk();
     for (const s of forwards) s.close();
     await http?.close();
     return 0;

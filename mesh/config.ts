@@ -3,7 +3,8 @@
  *
  *   nodeName: edge-a1                 # usually given by --node
  *   stateDir: /var/lib/fedmesh/mesh   # identity key, known-node pins
- *   pskFile: /etc/fedmesh/psk         # PSK v1 swarm key
+ *   pskFile: /etc/fedmesh/psk         # PSK v1 swarm key (new key first, then old ones while rotating)
+ *   pskRotationWindow: 10m            # how long a previous key stays accepted (pnet/keyring.ts)
  *   listen: 0.0.0.0:20006
  *   announce: []                      # extra addresses to announce (IP, IP:PORT or multiaddr)
  *   mdns: true
@@ -28,7 +29,8 @@
  *
  * Unknown keys are errors. `watchConfig` reloads the file on change and on SIGHUP; what can change
  * at runtime is `relayNodes` (including this node becoming or ceasing to be a relay),
- * `tunnel.allow`, `dhtBootstrap`, `advertise`, `serviceKeys` and the values inside `health` (turning health on or
+ * `tunnel.allow`, `dhtBootstrap`, `advertise`, `serviceKeys`, `pskRotationWindow` (and the PSK file's
+ * content, followed by command.ts) and the values inside `health` (turning health on or
  * off, and `zone`, need a restart). Other changes (`forward` among them) are reported as needing a
  * restart.
  */
@@ -66,6 +68,8 @@ export const MeshConfigSchema = Type.Object(
     nodeName: Type.Optional(NodeName),
     stateDir: Type.Optional(Type.String({ minLength: 1 })),
     pskFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** How long keys after the first in the PSK file stay accepted (a duration, e.g. `10m`). */
+    pskRotationWindow: Type.Optional(Type.String({ pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$', maxLength: 32 })),
     listen: Type.Optional(HostPort),
     announce: Type.Optional(Type.Array(Address, { maxItems: 16 })),
     mdns: Type.Optional(Type.Boolean()),
@@ -139,7 +143,15 @@ export async function loadConfig(path: string): Promise<MeshConfig> {
 }
 
 /** Keys a running node applies without restarting. */
-const LIVE_KEYS = ['relayNodes', 'tunnel', 'dhtBootstrap', 'health', 'advertise', 'serviceKeys'] as const;
+const LIVE_KEYS = [
+  'relayNodes',
+  'tunnel',
+  'dhtBootstrap',
+  'health',
+  'advertise',
+  'serviceKeys',
+  'pskRotationWindow',
+] as const;
 
 /**
  * Watches `path` (its directory, so editors that replace the file are seen) and SIGHUP. Calls

@@ -9,6 +9,8 @@ export const MESH_ERROR_CODES = [
   'ERR_PSK_MISMATCH',
   /** The PSK file is missing or not in the v1 swarm-key format. */
   'ERR_PSK_FILE',
+  /** A connection ran on a previous PSK whose rotation window ended: closed (tunnels resume). */
+  'ERR_PSK_RETIRED',
   /** The identity key file exists but cannot be read or decoded. */
   'ERR_IDENTITY_FILE',
   /** A node record failed its schema, size or signature check. */

@@ -20,6 +20,7 @@ import { DEFAULT_LISTEN_PORT } from './constants.ts';
 import { createHealthAgent, type HealthAgent } from './health/agent.ts';
 import type { HealthConfig } from './health/config.ts';
 import { registerNodeGauges, serviceForwardMetrics, tunnelMetrics } from './metrics.ts';
+import type { PskKeyRing } from './pnet/keyring.ts';
 import { createPskMismatchReport } from './pnet/mismatch.ts';
 import { pskFingerprint } from './pnet/psk.ts';
 import { createDirectory } from './records/directory.ts';
@@ -43,8 +44,8 @@ export interface MeshNodeInit {
   name: string;
   /** Where the identity key and known-node pins live (created 0700). */
   stateDir: string;
-  /** PSK file bytes, as returned by `parsePsk`/`readPskFile`. */
-  psk: Uint8Array;
+  /** PSK file bytes, as returned by `parsePsk`/`readPskFile`, or the keys of a rotation (pnet/keyring.ts). */
+  psk: Uint8Array | PskKeyRing;
   /** TCP listen addresses. Default `0.0.0.0:20006`. */
   listen?: Array<{ host: string; port: number }>;
   /** Extra addresses to announce (`IP`, `IP:PORT` or multiaddr), e.g. a public IP in front of NAT. */
@@ -356,7 +357,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
           {
             peer: peerId.toString(),
             identity: identity.created ? 'generated' : 'loaded',
-            pskId: pskFingerprint(init.psk),
+            pskId: init.psk instanceof Uint8Array ? pskFingerprint(init.psk) : init.psk.current.id,
             addrs: libp2p.getMultiaddrs().map(String),
             relay: isRelayNow,
           },

@@ -48,3 +48,50 @@ export function generatePsk(): string {
 export function pskFingerprint(psk: Uint8Array): string {
   return createHash('sha256').update(psk).digest('hex').slice(0, 8);
 }
+
+/** Most keys one PSK file may hold (the one in use and those being retired). */
+export const MAX_PSK_KEYS = 4;
+
+/**
+ * The keys of a PSK file, first the one this node uses, then older ones still accepted during a
+ * rotation — one 64-hex-digit line each after the v1 header:
+ *
+ *   /key/swarm/psk/1.0.0/
+ *   /base16/
+ *   <new key>
+ *   <old key>
+ *
+ * go-libp2p and @libp2p/pnet read the first key of such a file and ignore the rest, so a stock
+ * relay given the same Secret uses the new key. Returns each key as a canonical one-key file
+ * (what `parsePsk` returns), first to last.
+ */
+export function parsePskKeys(text: string): Uint8Array[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const [header, encoding, ...keys] = lines;
+  if (header !== HEADER) throw new MeshError('ERR_PSK_FILE', `PSK must start with ${HEADER}`);
+  if (encoding !== ENCODING) throw new MeshError('ERR_PSK_FILE', `PSK encoding must be ${ENCODING}`);
+  if (keys.length === 0) throw new MeshError('ERR_PSK_FILE', 'PSK key must be 64 hex digits (32 bytes)');
+  if (keys.length > MAX_PSK_KEYS) throw new MeshError('ERR_PSK_FILE', `a PSK file holds at most ${MAX_PSK_KEYS} keys`);
+  const seen = new Set<string>();
+  return keys.map((k, i) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(k)) {
+      throw new MeshError('ERR_PSK_FILE', `PSK key ${i + 1} must be 64 hex digits (32 bytes)`);
+    }
+    const hex = k.toLowerCase();
+    if (seen.has(hex)) throw new MeshError('ERR_PSK_FILE', `PSK key ${i + 1} is listed twice`);
+    seen.add(hex);
+    return new TextEncoder().encode(`${HEADER}\n${ENCODING}\n${hex}`);
+  });
+}
+
+/** Reads a PSK file that may hold several keys (`parsePskKeys`). */
+export async function readPskKeysFile(path: string): Promise<Uint8Array[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new MeshError('ERR_PSK_FILE', `cannot read PSK file ${path}`, { cause: err });
+  }
+  return parsePskKeys(text);
+}

@@ -28,6 +28,7 @@ import {
   RELAY_RESERVATION_TTL_MS,
   YAMUX_MAX_STREAM_WINDOW,
 } from '../constants.ts';
+import type { PskKeyRing } from '../pnet/keyring.ts';
 import { pskProtector } from '../pnet/protector.ts';
 import { guardProtector, type PskMismatch } from '../pnet/psk-guard.ts';
 import { selectDhtRecord, validateDhtRecord } from '../records/records.ts';
@@ -42,7 +43,8 @@ export interface Internals {
 
 export interface Libp2pInit {
   privateKey: PrivateKey;
-  psk: Uint8Array;
+  /** The PSK file's bytes, or the keys of a rotation (pnet/keyring.ts). */
+  psk: Uint8Array | PskKeyRing;
   listen: string[];
   announce?: string[];
   mdns: boolean;
@@ -122,7 +124,10 @@ export async function buildLibp2p(init: Libp2pInit) {
       yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } } as Parameters<typeof yamux>[0]),
     ],
     // Wrapped so a wrong key is recognised on the accepting side too (pnet/psk-guard.ts).
-    connectionProtector: guardProtector(pskProtector({ psk: init.psk }), (m) => init.onPskMismatch?.(m)),
+    connectionProtector: guardProtector(
+      pskProtector(init.psk instanceof Uint8Array ? { psk: init.psk } : { ring: init.psk }),
+      (m) => init.onPskMismatch?.(m),
+    ),
     connectionGater: {
       // The relay server always runs; the role is decided here so it can change without a restart.
       denyInboundRelayReservation: async () => !init.isRelay(),
