@@ -18,6 +18,7 @@ import { generateServiceKey, loadServiceKey, parsePublicKey } from './advertise/
 import { type AdvertisedServiceConfig, parseAdvertise, resolveAdvertised } from './advertise/service.ts';
 import { loadConfig, type MeshConfig, watchConfig } from './config.ts';
 import { DEFAULT_LISTEN_PORT } from './constants.ts';
+import { createServiceAgent } from './dns/agent.ts';
 import { type ForwardSpec, parseForward, startForward } from './forward.ts';
 import { resolveHealthConfig } from './health/config.ts';
 import { buildMeshServer } from './http.ts';
@@ -167,14 +168,22 @@ export const meshCommand = command({
       : undefined;
     if (http && f['http-listen']) await http.listen(f['http-listen']);
     const running = node.start(shutdown);
+    // Service discovery and the node-local DNS (mesh/dns/agent.ts) when configured, under the same signal.
+    let servicesRunning: Promise<void> | undefined;
     const forwards: Server[] = [];
     try {
+      const services = await createServiceAgent({ services: cfg.services, dns: cfg.dns }, { log, registry });
+      servicesRunning = services?.start(shutdown);
+      // Marked handled here; awaited below, where a failure to start is reported.
+      servicesRunning?.catch(() => {});
+      await services?.ready;
       await node.ready;
       ready = true;
       for (const spec of forwardSpecs) forwards.push(await startForward(spec, node, { log, registry }));
     } catch (err) {
       ac.abort();
       await running.catch(() => {});
+      await servicesRunning?.catch(() => {});
       await http?.close();
       stopPsk();
       throw err;
@@ -207,6 +216,7 @@ export const meshCommand = command({
         )
       : Promise.resolve();
     await running;
+    await servicesRunning;
     await watching;
     stopPsk();
     for (const s of forwards) s.close();

@@ -23,6 +23,8 @@
  *   forward: ["127.0.0.1:19000=@fedmesh-gm"]  # as --forward (node:host:port or @service)
  *   serviceKeys: { fedmesh-gm: ["ed25519:..."] }  # only providers endorsed by these
  *   zone: lan-a                       # this node's health zone (a label value), in its record
+ *   services: { kubeconfig: /etc/fedmesh/kubeconfig, clusterDomain: cluster.local }  # mesh/dns/config.ts
+ *   dns: { listen: [169.254.96.16:53], upstreams: [10.0.0.2] }   # node-local DNS, mesh/dns/config.ts
  *   health:                           # node-health probes and views (mesh/health); absent: off
  *     period: 5s                      # the rest: mesh/health/config.ts
  *     zones: { enabled: true }
@@ -45,6 +47,7 @@ import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { PUBLIC_KEY_PATTERN, parsePublicKey } from './advertise/endorse.ts';
 import { AdvertisedServiceSchema, MAX_ADVERTISED, resolveAdvertised, SERVICE_NAME } from './advertise/service.ts';
+import { DnsConfigSchema, ServicesConfigSchema } from './dns/config.ts';
 import { parseForward } from './forward.ts';
 import { HealthConfigSchema, resolveHealthConfig } from './health/config.ts';
 import { NODE_NAME, ZoneValueSchema } from './records/record.ts';
@@ -93,6 +96,10 @@ export const MeshConfigSchema = Type.Object(
     forward: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 600 }), { maxItems: 64 })),
     zone: Type.Optional(ZoneValueSchema),
     health: Type.Optional(HealthConfigSchema),
+    /** Service discovery (mesh/services) for DNS and the proxy; a restart applies changes. */
+    services: Type.Optional(ServicesConfigSchema),
+    /** The node-local DNS resolver (mesh/dns); a restart applies changes. */
+    dns: Type.Optional(DnsConfigSchema),
   },
   strict,
 );
