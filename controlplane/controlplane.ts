@@ -46,6 +46,8 @@ export interface ControlPlaneInit {
    * whose objects the garbage collector must handle at once (it discovers new resources only every 30 s).
    */
   beforeControllers?: (kc: KubeConfig) => Promise<void>;
+  /** More kube-apiserver flags (appended), e.g. `--enable-aggregator-routing=true`. Default none. */
+  apiserverArgs?: string[];
   /** ClusterIP range of Services. Default `10.96.0.0/24` (254 Services); benchmarks with more need more. */
   serviceClusterIPRange?: string;
 }
@@ -153,6 +155,7 @@ export async function startControlPlane(init: ControlPlaneInit = {}): Promise<Co
         '--allow-privileged=true',
         '--profiling=false',
         '--v=1',
+        ...(init.apiserverArgs ?? []),
       ];
       const proc = startApiserverProcess();
       try {

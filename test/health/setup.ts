@@ -2,8 +2,9 @@
  * The shared stage of the health tests: a real control plane with kube-controller-manager running
  * the node lifecycle, taint eviction and EndpointSlice controllers with short grace periods, and
  * kube-scheduler (default profile) placing pods created without a node; two
- * `fedmesh gm --health` replicas, each serving the admission webhook over TLS, registered as in
- * deploy/health.yaml (one webhook entry per replica here, a Service in a cluster); two
+ * `fedmesh gm --health` replicas, each serving the admission webhook over TLS, registered by
+ * deploy/health.yaml's own Service and MutatingWebhookConfiguration (webhook-service.ts; one entry
+ * per replica URL only on a host without a non-loopback address); two
  * anchor nodes that stay Ready, so the node lifecycle controller never sees a fully disrupted zone.
  */
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { issueCert } from '../../controlplane/certs.ts';
 import { type Envtest, freePort, useEnvtest } from '../envtest/index.ts';
 import { type Replica, startReplica } from '../gm/replicas.ts';
 import { type Cluster, CONTROLLER_ARGS, registerWebhooks, startCluster } from './harness.ts';
+import { AGGREGATOR_ROUTING, hostAddress, registerServiceWebhooks } from './webhook-service.ts';
 
 export const PERIOD_MS = 1000;
 /** Pods tolerate the NoExecute taints this long (Kubernetes' default is 300 s). */
@@ -36,7 +38,10 @@ export function useHealthStage(): Stage {
     controllers: ['node-lifecycle-controller', 'taint-eviction-controller', 'endpointslice-controller'],
     controllerArgs: CONTROLLER_ARGS,
     scheduler: true,
+    apiserverArgs: [AGGREGATOR_ROUTING],
   });
+  // The webhook through its Service when this host has a non-loopback address (webhook-service.ts).
+  const ip = hostAddress();
   let rest: KubeRest | undefined;
   let replicas: Replica[] = [];
   let anchors: Cluster | undefined;
@@ -64,7 +69,7 @@ export function useHealthStage(): Stage {
         '--health-stale',
         '60s',
         '--health-webhook-listen',
-        `127.0.0.1:${ports.get(id)}`,
+        `${ip ?? '127.0.0.1'}:${ports.get(id)}`,
         '--health-webhook-cert',
         cert?.cert ?? '',
         '--health-webhook-key',
@@ -84,16 +89,24 @@ export function useHealthStage(): Stage {
         'health-webhook',
         { cn: 'fedmesh-health-webhook' },
         {
-          server: { ips: ['127.0.0.1'], dns: [] },
+          server: { ips: [ip ?? '127.0.0.1'], dns: ['gm-health-webhook.sedna.svc'] },
         },
       );
       const ids = ['gm-a', 'gm-b'];
       for (const id of ids) ports.set(id, await freePort());
-      await registerWebhooks(
-        rest,
-        env.plane.dir,
-        ids.map((id) => ports.get(id) as number),
-      );
+      if (ip) {
+        await registerServiceWebhooks(
+          rest,
+          env.plane.dir,
+          ids.map((id) => ({ ip, port: ports.get(id) as number })),
+        );
+      } else {
+        await registerWebhooks(
+          rest,
+          env.plane.dir,
+          ids.map((id) => ports.get(id) as number),
+        );
+      }
       replicas = await Promise.all(ids.map(start));
       anchors = await startCluster(rest, {
         namespace: NS,
