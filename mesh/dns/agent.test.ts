@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Compile } from 'typebox/compile';
 import { createLogger } from '../../common/log.ts';
+import { parseConfig } from '../config.ts';
 import { createServiceAgent } from './agent.ts';
 import { DnsConfigSchema, ServicesConfigSchema } from './config.ts';
 import { query, rcodeOf, stubUpstream } from './testing.ts';
@@ -74,4 +75,17 @@ test('agent: a listen address that cannot be bound rejects ready and start', asy
   const running = agent.start(AbortSignal.timeout(5000));
   await assert.rejects(agent.ready);
   await assert.rejects(running);
+});
+
+test('the mesh config file takes the services and dns sections and names a bad key', async () => {
+  const cfg = await parseConfig(
+    'services:\n  namespace: demo\n  clusterDomain: edge.example\ndns:\n  listen: ["127.0.0.1:5353"]\n  rateLimit: false\n',
+  );
+  assert.deepEqual(cfg.services, { namespace: 'demo', clusterDomain: 'edge.example' });
+  assert.deepEqual(cfg.dns, { listen: ['127.0.0.1:5353'], rateLimit: false });
+  await assert.rejects(parseConfig('dns:\n  cache: 10\n'), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'ERR_CONFIG');
+    assert.match(err.message, /\/dns/);
+    return true;
+  });
 });
