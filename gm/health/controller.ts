@@ -28,6 +28,7 @@ import {
 } from './constants.ts';
 import { type Decision, decide, encodeDecision, parseDecision, protects } from './decide.ts';
 import { createIntake } from './intake.ts';
+import { createPodRestorer } from './pods.ts';
 import type { ResolvedHealthInit } from './types.ts';
 
 export const NODES: ResourceType = { group: '', version: 'v1', plural: 'nodes', kind: 'Node' };
@@ -57,6 +58,13 @@ export function createHealthController(init: ResolvedHealthInit, c: ControllerCo
     'fedmesh_gm_health_taints_removed_total',
     'NoExecute taints the leader removed from nodes their peers see healthy',
   );
+  const restoredPods = c.registry?.counter(
+    'fedmesh_gm_health_pods_restored_total',
+    'Pods set Ready again on nodes their peers see healthy (marked not ready during a webhook outage)',
+  );
+  const pods = createPodRestorer({ rest: c.rest, guard: c.guard, log, wall: () => c.clock.wall() });
+  /** When each protected NotReady node's pods were last checked (wall ms): at most once per refresh. */
+  const podsChecked = new Map<string, number>();
   const nodePath = (name: string) => `/api/v1/nodes/${encodeURIComponent(name)}`;
   const patchNode = (name: string, body: unknown, contentType: string, signal: AbortSignal) =>
     c.guard.write((term) =>
@@ -202,6 +210,15 @@ export function createHealthController(init: ResolvedHealthInit, c: ControllerCo
       );
       untainted?.inc();
       log.info({ node: name, tally }, 'eviction taint removed: peers see the node healthy');
+    }
+    const ready = (current.status?.conditions ?? []).some(
+      (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+    );
+    if (!protects(next, wall, init.staleMs) || ready) podsChecked.delete(name);
+    else if (wall - (podsChecked.get(name) ?? Number.NEGATIVE_INFINITY) >= init.refreshMs) {
+      podsChecked.set(name, wall);
+      const n = await pods.restore(name, signal);
+      if (n) restoredPods?.inc(n);
     }
   }
 

@@ -318,3 +318,37 @@ test('leader failover while a node is cut from the cloud: no taint flapping, no 
   );
   assert.ok((await pods(rest, ns)).every(podReady));
 });
+
+test('webhook outage: the eviction taint and not-ready pods get through; once a GM is back the taint is removed and the pods are Ready again', async (t) => {
+  await stage.ready();
+  const rest = stage.rest();
+  const ns = await stage.env.namespace(t);
+  const c = await zone(t, 'wo', 4);
+  await service(rest, ns, 'web');
+  // A long toleration: the pod must outlive the outage (the taint gets on while no replica answers).
+  await c.pod(ns, 'wo-1', 'web-1', 'web', 600);
+  await until('endpoint ready', 30_000, async () =>
+    (await endpoints(rest, ns, 'web')).get('web-1') ? true : undefined,
+  );
+  const ids = stage.replicas().map((r) => r.id);
+  await Promise.all(stage.replicas().map((r) => r.proc.stop('SIGKILL')));
+  c.cloud('wo-1', false);
+  await until('NoExecute taint on and web-1 not ready (no webhook answered)', 30_000, async () => {
+    const n = await getNode(rest, 'wo-1');
+    const p = (await pods(rest, ns))[0];
+    return hasNoExecute(n) && p && !podReady(p) ? true : undefined;
+  });
+  assert.equal((await endpoints(rest, ns, 'web')).get('web-1'), false);
+  for (const id of ids) await stage.restart(id);
+  await until('taint removed, web-1 Ready and ready in its EndpointSlice', 30_000, async () => {
+    const n = await getNode(rest, 'wo-1');
+    const p = (await pods(rest, ns))[0];
+    return !hasNoExecute(n) && p && podReady(p) && (await endpoints(rest, ns, 'web')).get('web-1') ? true : undefined;
+  });
+  // The node lifecycle controller marks it again on the pod update; the webhook, back, keeps it Ready.
+  await sleep(3_000);
+  const p = (await pods(rest, ns))[0];
+  assert.ok(p && podReady(p), 'still Ready');
+  assert.ok(notReady(await getNode(rest, 'wo-1')), 'the node is still NotReady');
+  assert.ok((await metricSum(stage.replicas(), 'fedmesh_gm_health_pods_restored_total')) >= 1);
+});
