@@ -215,7 +215,8 @@ test('fuzz: random bytes and mutated queries never throw; every answer is a deco
 test('EDNS version 1 gets BADVERS (extended rcode 1 in our OPT)', async () => {
   const { handler } = setup();
   const q = decode(queryBytes('web.demo.svc.cluster.local', 'A', { id: 21, edns: 1232 }));
-  const bytes = encode({ ...q, additionals: [{ ...(q.additionals?.[0] as OptAnswer), ednsVersion: 1 }] });
+  const opt = q.additionals?.[0] as OptAnswer;
+  const bytes = encode({ ...q, additionals: [{ ...opt, ednsVersion: 1 }] });
   const p = decode((await handler.handle(bytes, 'udp')) as Buffer);
   assert.equal(p.id, 21);
   assert.equal(rcodeOf(p), 0);
