@@ -223,6 +223,7 @@ export function checkTunnel(events: HistoryEvent[]): PropertyVerdict {
   let streams = 0;
   let bytes = 0;
   let failedLoudly = 0;
+  let refused = 0;
   for (const e of events) {
     if (e.what !== 'tunnel.stream') continue;
     streams++;
@@ -230,6 +231,7 @@ export function checkTunnel(events: HistoryEvent[]): PropertyVerdict {
     const received = num(e.received) ?? 0;
     bytes += received;
     const name = `stream ${String(e.stream)}`;
+    if (sent === 0 && received === 0 && typeof e.error === 'string') refused++;
     if (num(e.corruptAt) !== undefined) problems.push(`${name}: byte ${e.corruptAt} came out wrong or out of order`);
     else if (received > sent) problems.push(`${name}: ${received} bytes came out, ${sent} went in`);
     else if (received < sent) {
@@ -237,7 +239,7 @@ export function checkTunnel(events: HistoryEvent[]): PropertyVerdict {
       else problems.push(`${name}: ended cleanly after ${received} of ${sent} bytes (silent loss)`);
     }
   }
-  return verdict('tunnel', problems, { streams, bytes, failedLoudly });
+  return verdict('tunnel', problems, { streams, bytes, failedLoudly, refused });
 }
 
 /** All four properties over one history. */

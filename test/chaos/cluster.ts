@@ -17,7 +17,7 @@ import { generatePsk } from '../../mesh/pnet/psk.ts';
 import { startReplica } from '../gm/replicas.ts';
 import { HUB_ONLY, nodeToken, until } from '../hub/helpers.ts';
 import { type HistoryWriter, historyWriter } from './history.ts';
-import { type Actor, apiServerActor, processActor } from './injector.ts';
+import { type Actor, apiServerActor, delegateActor, processActor } from './injector.ts';
 import type { FaultTarget } from './schedule.ts';
 import { startEcho } from './tunnel.ts';
 
@@ -111,6 +111,21 @@ export async function startChaosCluster(init: ClusterInit): Promise<ChaosCluster
       track(processActor(id, 'gm', await spawn(), spawn));
       targets.push({ name: id, role: 'gm', faults: ['kill9', 'pause', 'term', 'restart'] });
     }
+
+    // The Lease holder at the moment of the fault: leader fault rounds, not a coin toss between replicas.
+    const replicas = actors.filter((a) => a.role === 'gm');
+    const holder = async () => {
+      const lease = await rest.request<{ spec?: { holderIdentity?: string } }>(
+        'GET',
+        `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/gm`,
+        { signal: AbortSignal.timeout(3000) },
+      );
+      const a = replicas.find((r) => r.name === lease.spec?.holderIdentity);
+      if (!a) throw new Error(`no replica holds the lease (holder "${lease.spec?.holderIdentity ?? ''}")`);
+      return a;
+    };
+    actors.push(delegateActor('gm-leader', 'gm-leader', holder));
+    targets.push({ name: 'gm-leader', role: 'gm-leader', faults: ['kill9', 'pause', 'term'] });
 
     // LCs: one SQLite state dir each, kept across restarts.
     const lcs: LcHandle[] = [];

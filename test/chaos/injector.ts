@@ -16,8 +16,8 @@ export interface Actor {
   role: string;
   /** Sends `sig` (SIGKILL or SIGTERM) and resolves once the process is gone. */
   kill?(sig: 'SIGKILL' | 'SIGTERM'): Promise<void>;
-  pause?(): void;
-  resume?(): void;
+  pause?(): void | Promise<void>;
+  resume?(): void | Promise<void>;
   /** Starts it again (resolves once it serves). */
   start?(): Promise<void>;
   cut?(): Promise<void>;
@@ -53,8 +53,12 @@ export function apiServerActor(plane: ControlPlane): Actor {
     role: 'apiserver',
     kill: (sig) => plane.stopApiServer(sig),
     start: () => plane.startApiServer(),
-    pause: () => process.kill(plane.state.apiserverPid, 'SIGSTOP'),
-    resume: () => process.kill(plane.state.apiserverPid, 'SIGCONT'),
+    pause: () => {
+      process.kill(plane.state.apiserverPid, 'SIGSTOP');
+    },
+    resume: () => {
+      process.kill(plane.state.apiserverPid, 'SIGCONT');
+    },
   };
 }
 
@@ -67,6 +71,30 @@ export function linkActor(name: string, host: Host, segment: string): Actor {
     restore: () => host.restoreLink(segment),
     shape: (delayMs, lossPct) => host.shape(segment, { delayMs, lossPct }),
     unshape: () => host.shape(segment, {}),
+  };
+}
+
+/**
+ * Whichever actor `pick()` names when a fault starts (e.g. the current Lease holder); the heal goes
+ * to the same one.
+ */
+export function delegateActor(name: string, role: string, pick: () => Promise<Actor>): Actor {
+  let current: Actor | undefined;
+  const now = async () => {
+    current = await pick();
+    return current;
+  };
+  const held = () => {
+    if (!current) throw new Error(`${name}: no fault in progress`);
+    return current;
+  };
+  return {
+    name,
+    role,
+    kill: async (sig) => (await now()).kill?.(sig),
+    start: async () => held().start?.(),
+    pause: async () => (await now()).pause?.(),
+    resume: () => held().resume?.(),
   };
 }
 
@@ -108,9 +136,9 @@ export async function applyFault(f: Fault, a: Actor, history: HistoryWriter, sig
       await start();
       break;
     case 'pause':
-      need(a.pause, 'pause')();
+      await need(a.pause, 'pause')();
       await sleep(f.holdMs);
-      need(a.resume, 'resume')();
+      await need(a.resume, 'resume')();
       break;
     case 'cut':
       await need(a.cut, 'be cut')();

@@ -24,7 +24,11 @@ export interface ChaosRunInit {
 export interface ChaosSummary {
   seed: number;
   durationMs: number;
+  /** Wall time the schedule took (faults wait for restarts, so it runs past durationMs). */
+  elapsedMs: number;
   faults: number;
+  /** Faults on the Lease holder of the moment (kill -9, SIGSTOP, SIGTERM). */
+  leaderFaults: number;
   faultsByKind: Record<string, number>;
   faultErrors: string[];
   workload: WorkloadStats;
@@ -58,11 +62,13 @@ export async function runChaos(init: ChaosRunInit): Promise<ChaosSummary> {
     const load = runWorkload(c, init.seed, stopLoad.signal);
     const probes = runProbes({ ...c.tunnel, parallel: 2 }, c.history, stopLoad.signal);
     let stats: RunStats;
+    const t0 = performance.now();
     try {
       stats = await runSchedule(schedule, c.actors, c.history, AbortSignal.timeout(init.durationMs * 3 + 120_000));
     } finally {
       stopLoad.abort();
     }
+    const elapsedMs = Math.round(performance.now() - t0);
     const [workload, tunnel] = await Promise.all([load, probes]);
     log(`chaos: faults done (${JSON.stringify(stats.applied)}), settling`);
     const settled = await settle(c, init.settleMs ?? 90_000);
@@ -72,6 +78,10 @@ export async function runChaos(init: ChaosRunInit): Promise<ChaosSummary> {
     return {
       seed: init.seed,
       durationMs: init.durationMs,
+      elapsedMs,
+      leaderFaults: Object.entries(stats.applied)
+        .filter(([k]) => k.startsWith('gm-leader '))
+        .reduce((a, [, n]) => a + n, 0),
       faults: Object.values(stats.applied).reduce((a, b) => a + b, 0),
       faultsByKind: stats.applied,
       faultErrors: stats.errors,
@@ -90,8 +100,8 @@ export async function runChaos(init: ChaosRunInit): Promise<ChaosSummary> {
 /** The text report of a run. */
 export function formatSummary(s: ChaosSummary): string {
   return [
-    `chaos run: seed ${s.seed}, ${Math.round(s.durationMs / 1000)} s of faults → ${s.verdict.ok ? 'PASS' : 'FAIL'}`,
-    `faults applied: ${s.faults} ${JSON.stringify(s.faultsByKind)}${s.faultErrors.length ? `; errors: ${s.faultErrors.join('; ')}` : ''}`,
+    `chaos run: seed ${s.seed}, ${Math.round(s.durationMs / 1000)} s of faults scheduled (${Math.round(s.elapsedMs / 1000)} s taken) → ${s.verdict.ok ? 'PASS' : 'FAIL'}`,
+    `faults applied: ${s.faults} (on the leader: ${s.leaderFaults}) ${JSON.stringify(s.faultsByKind)}${s.faultErrors.length ? `; errors: ${s.faultErrors.join('; ')}` : ''}`,
     `workload: ${JSON.stringify(s.workload)}`,
     `tunnel probes: ${JSON.stringify(s.tunnel)}`,
     `settled after the last heal in: ${s.settleMs === null ? 'NOT within the limit' : `${s.settleMs} ms`}`,
