@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { type CommandSpec, resolve } from '../common/cli/command.ts';
+import { gmCommand } from '../gm/command.ts';
 import { lcCommand } from '../lc/command.ts';
 import { meshCommand } from '../mesh/command.ts';
 import { parseConfig } from '../mesh/config.ts';
@@ -35,7 +36,7 @@ interface Obj {
 
 const load = (file: string) =>
   JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(import.meta.dirname, file), 'utf8')))) as Obj[];
-const root: CommandSpec = { name: 'fedmesh', summary: '', subcommands: [meshCommand, lcCommand] };
+const root: CommandSpec = { name: 'fedmesh', summary: '', subcommands: [meshCommand, lcCommand, gmCommand] };
 const meshFlags = (c: Container) => resolve(root, c.args).ctx.flags as Record<string, unknown>;
 const pod = (objs: Obj[], kind: string, name: string) => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
@@ -110,4 +111,37 @@ test('deploy: the mesh ConfigMap is a valid mesh config with relayNodes; relays 
   for (const file of ['gm.yaml', 'lc.yaml', 'mesh.yaml', 'gm-rbac.yaml']) {
     assert.equal(load(file).filter((o) => o.kind === 'Secret').length, 0, `${file} ships no Secret`);
   }
+});
+
+test('deploy: edge health is wired — GM flags, webhook port and TLS Secret; the LC node agent publishes with in-cluster access', async () => {
+  const p = pod(load('gm.yaml'), 'Deployment', 'gm');
+  const gm = container(p, 'gm') as Container & { ports: Array<{ name: string; containerPort: number }> };
+  for (const flag of ['--health', '--health-zones']) assert.ok(gm.args.includes(flag), flag);
+  assert.doesNotThrow(() => resolve(root, gm.args), 'the GM command line parses');
+  const arg = (name: string) => gm.args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? '';
+  const port = Number(arg('health-webhook-listen').split(':').at(-1));
+  assert.equal(gm.ports.find((x) => x.name === 'health-webhook')?.containerPort, port);
+  const health = load('health.yaml');
+  const svc = health.find((o) => o.kind === 'Service') as unknown as { spec: { ports: Array<{ targetPort: number }> } };
+  assert.equal(svc.spec.ports[0]?.targetPort, port, 'the webhook Service reaches the listen port');
+  for (const file of [arg('health-webhook-cert'), arg('health-webhook-key')]) {
+    const mount = gm.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+    assert.equal(p.volumes.find((v) => v.name === mount?.name)?.secret?.secretName, 'fedmesh-health-tls', file);
+  }
+
+  const lc = pod(load('lc.yaml'), 'DaemonSet', 'lc');
+  const mesh = container(lc, 'mesh');
+  const configFile = meshFlags(mesh).config as string;
+  const cm = load('mesh.yaml').find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'fedmesh-mesh-config');
+  const key = configFile.split('/').at(-1) as string;
+  const edge = await parseConfig(cm?.data?.[key] ?? '', key);
+  const shared = await parseConfig(cm?.data?.['mesh.yaml'] ?? '', 'mesh.yaml');
+  assert.equal(edge.health?.publish?.namespace, 'sedna', "views go to the GM's health namespace (its lease namespace)");
+  assert.deepEqual(edge.relayNodes, shared.relayNodes, 'edge.yaml keeps the shared relayNodes');
+  assert.deepEqual(edge.serviceKeys, shared.serviceKeys, 'edge.yaml keeps the shared serviceKeys');
+  assert.equal(shared.health, undefined, 'GM sidecars and relays run no health agent');
+  assert.ok(
+    mesh.volumeMounts?.some((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount'),
+    'in-cluster API access for the agent',
+  );
 });
