@@ -57,6 +57,8 @@ test('health: four nodes see each other healthy; a cut node is judged unhealthy 
   await allJudge(procs, () => ['healthy'], 'every node to see all four healthy', 60_000);
   const st = await health(cut);
   assert.equal(st?.zone, '*');
+  // On one LAN every member answers both probes: the mesh ping and the direct TCP dial.
+  for (const n of st?.nodes ?? []) if (!n.self) assert.deepEqual(n.paths, { mesh: true, direct: true }, n.node);
   assert.ok((st?.epoch ?? 0) >= 1);
 
   await m.host(CUT).cutLink('pub');
@@ -143,4 +145,8 @@ test('health: probes and views take the relay where no direct path exists (symme
   );
   const routes = (await a1.status()).peers.filter((p) => p.node === 'b1').map((p) => p.route);
   assert.deepEqual([...new Set(routes)], ['relayed']);
+  // No direct path: the direct dial fails (or b1 has no address a1 could dial), the mesh ping through the relay answers.
+  const b1Seen = (await health(a1))?.nodes.find((n) => n.node === 'b1');
+  assert.equal(b1Seen?.paths?.mesh, true);
+  assert.notEqual(b1Seen?.paths?.direct, true);
 });
