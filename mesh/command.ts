@@ -10,6 +10,8 @@ import { command } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
 import { parseDuration } from '../common/duration.ts';
 import { ConfigError } from '../common/errors.ts';
+import { loadClusterAccess } from '../common/kube/access.ts';
+import { createKubeRest } from '../common/kube/rest.ts';
 import { createLogger } from '../common/log.ts';
 import { createRegistry, registerProcessMetrics } from '../common/metrics.ts';
 import { limitsFromFlags, listenerLimitFlags } from '../common/net/flags.ts';
@@ -26,6 +28,7 @@ import { createMeshNode } from './node.ts';
 import { createKeyRing, DEFAULT_PSK_ROTATION_WINDOW_MS } from './pnet/keyring.ts';
 import { generatePsk, readPskKeysFile } from './pnet/psk.ts';
 import { watchPskFile } from './pnet/psk-watch.ts';
+import { kubeRecordStore } from './records/kube-store.ts';
 import { NODE_NAME } from './records/record.ts';
 
 function parseHostPort(text: string): { host: string; port: number } {
@@ -116,6 +119,10 @@ export const meshCommand = command({
 
     const log = createLogger({ component: 'mesh', node: name });
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // Records in Node annotations too, so names resolve through relays that run nothing of ours.
+    const recordRest = cfg.nodeRecords
+      ? await createKubeRest(loadClusterAccess(cfg.nodeRecords.kubeconfig).access)
+      : undefined;
     // Several keys while a PSK rotates (pnet/keyring.ts); the file is followed without a restart.
     const psk = createKeyRing({
       keys: pskKeys,
@@ -126,7 +133,8 @@ export const meshCommand = command({
     const pskWatch = watchPskFile(pskFile, psk, log);
     const onHup = () => void pskWatch.reload('SIGHUP');
     process.on('SIGHUP', onHup);
-    const stopPsk = () => {
+    const stopExtras = () => {
+      recordRest?.close();
       process.off('SIGHUP', onHup);
       pskWatch.close();
       psk.close();
@@ -156,10 +164,11 @@ export const meshCommand = command({
         advertise,
         serviceKey,
         serviceKeys: trustOf(cfg),
+        recordStore: recordRest ? kubeRecordStore(recordRest, log) : undefined,
       },
       { log, registry },
     ).catch((err: unknown) => {
-      stopPsk();
+      stopExtras();
       throw err;
     });
     let ready = false;
@@ -185,7 +194,7 @@ export const meshCommand = command({
       await running.catch(() => {});
       await servicesRunning?.catch(() => {});
       await http?.close();
-      stopPsk();
+      stopExtras();
       throw err;
     }
     const watching = f.config
@@ -218,7 +227,7 @@ export const meshCommand = command({
     await running;
     await servicesRunning;
     await watching;
-    stopPsk();
+    stopExtras();
     for (const s of forwards) s.close();
     await http?.close();
     return 0;

@@ -25,6 +25,7 @@
  *   zone: lan-a                       # this node's health zone (a label value), in its record
  *   services: { kubeconfig: /etc/fedmesh/kubeconfig, clusterDomain: cluster.local }  # mesh/dns/config.ts
  *   dns: { listen: [169.254.96.16:53], upstreams: [10.0.0.2] }   # node-local DNS, mesh/dns/config.ts
+ *   nodeRecords: { kubeconfig: /etc/fedmesh/kubeconfig }  # records in Node annotations too (any stock relay)
  *   health:                           # node-health probes and views (mesh/health); absent: off
  *     period: 5s                      # the rest: mesh/health/config.ts
  *     zones: { enabled: true }
@@ -98,6 +99,13 @@ export const MeshConfigSchema = Type.Object(
     health: Type.Optional(HealthConfigSchema),
     /** Service discovery (mesh/services) for DNS and the proxy; a restart applies changes. */
     services: Type.Optional(ServicesConfigSchema),
+    /**
+     * Node records also published in and looked up from the Kubernetes API (a Node annotation;
+     * records/kube-store.ts): names resolve through any stock relay. A restart applies changes.
+     */
+    nodeRecords: Type.Optional(
+      Type.Object({ kubeconfig: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }, strict),
+    ),
     /** The node-local DNS resolver (mesh/dns); a restart applies changes. */
     dns: Type.Optional(DnsConfigSchema),
   },

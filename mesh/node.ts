@@ -25,6 +25,7 @@ import { createPskMismatchReport } from './pnet/mismatch.ts';
 import { pskFingerprint } from './pnet/psk.ts';
 import { createDirectory } from './records/directory.ts';
 import { loadOrCreateIdentity } from './records/identity.ts';
+import type { RecordStore } from './records/kube-store.ts';
 import { createRecordService, type Dht } from './records/records.ts';
 import { createRelayDiscovery, type ProviderDht } from './relays/discovery.ts';
 import { createReachability } from './relays/reachability.ts';
@@ -44,6 +45,8 @@ export interface MeshNodeInit {
   name: string;
   /** Where the identity key and known-node pins live (created 0700). */
   stateDir: string;
+  /** Where records are also published and looked up (the Kubernetes API, records/kube-store.ts). */
+  recordStore?: RecordStore;
   /** PSK file bytes, as returned by `parsePsk`/`readPskFile`, or the keys of a rotation (pnet/keyring.ts). */
   psk: Uint8Array | PskKeyRing;
   /** TCP listen addresses. Default `0.0.0.0:20006`. */
@@ -174,6 +177,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
       isRelay: () => isRelayNow,
       zone: init.zone,
       services: endorsedServices,
+      store: init.recordStore,
     },
     { libp2p, dht: libp2p.services.dht as unknown as Dht, log },
   );

@@ -29,6 +29,7 @@ import {
 import { MeshError } from '../errors.ts';
 import { readMessage, writeMessage } from '../stream-io.ts';
 import type { Directory } from './directory.ts';
+import type { RecordStore } from './kube-store.ts';
 import { type NodeRecord, type SignedRecord, signRecord, verifyRecord } from './record.ts';
 
 /** The kad-dht service surface we use. */
@@ -51,6 +52,8 @@ export interface RecordServiceInit {
   zone?: string;
   /** Services this node advertises now (config `advertise`), carried in its record. */
   services?: () => Array<{ name: string; host: string; port: number; endorsement?: string }>;
+  /** Records also kept outside the mesh (the Kubernetes API: kube-store.ts), for relays that run none of ours. */
+  store?: RecordStore;
 }
 
 export interface RecordServiceComponents {
@@ -64,7 +67,7 @@ export interface RecordService {
   publish(): Promise<void>;
   /** Our current signed record. */
   own(): SignedRecord | undefined;
-  /** Peer ID of a node name: directory first, then the DHT. Throws ERR_UNKNOWN_NODE. */
+  /** Peer ID of a node name: directory first, then the DHT, peers and the store. Throws ERR_UNKNOWN_NODE. */
   resolve(name: string, signal: AbortSignal): Promise<PeerId>;
   /** Called with every newly accepted or updated record. */
   onRecord(fn: (r: SignedRecord) => void): void;
@@ -235,6 +238,12 @@ export function createRecordService(init: RecordServiceInit, components: RecordS
     } catch (err) {
       log.debug({ err }, 'record not stored in the DHT (no DHT peers yet?)');
     }
+    if (init.store && !stopper.signal.aborted) {
+      const signal = AbortSignal.any([stopper.signal, AbortSignal.timeout(DHT_TIMEOUT_MS)]);
+      await init.store
+        .put(own.record, own.bytes, signal)
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'record not stored in the Kubernetes API'));
+    }
   };
 
   const svc: RecordService = {
@@ -281,12 +290,20 @@ export function createRecordService(init: RecordServiceInit, components: RecordS
           stream.abort(new Error('done'));
         }
       };
+      const store = init.store;
+      const fromStore = async () => {
+        const bytes = store ? await store.get(name, sig) : undefined;
+        if (!bytes) throw new Error('not in the store');
+        const signed = await verifyRecord(bytes);
+        if (signed.record.name !== name) throw new Error('record of another node');
+        return signed;
+      };
       const peers = libp2p
         .getConnections()
         .filter((c) => c.status === 'open')
         .slice(0, 16);
       try {
-        const signed = await Promise.any([fromDht(), ...peers.map(fromPeer)]);
+        const signed = await Promise.any([fromDht(), fromStore(), ...peers.map(fromPeer)]);
         await learn(signed, 'lookup');
       } catch (err) {
         log.debug({ node: name, events, err: (err as Error).message }, 'lookup found no record');
