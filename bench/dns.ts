@@ -6,8 +6,8 @@
  *     new ID, relay the answer back; no cache).
  * Each server runs in its own process, the upstream in another, the load (closed loop, CONC
  * sockets each with one query outstanding) in this one.
- *   npm run bench -- dns [SECONDS] [CONC]
- * `dns_qps_ratio` is the smaller of the two ratios (target ≥ 0.8).
+ *   npm run bench -- dns [SECONDS] [CONC] [ROUNDS]
+ * Ratios are medians over paired rounds; `dns_qps_ratio` is the smaller of the two (target ≥ 0.8).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type RemoteInfo } from 'node:dgram';
@@ -18,7 +18,7 @@ import { type DecodedPacket, decode, encode } from 'dns-packet';
 import { createLogger } from '../common/log.ts';
 import { createDnsResolver } from '../mesh/dns/index.ts';
 import { entry, queryBytes, stubCatalog } from '../mesh/dns/testing.ts';
-import { round } from './stats.ts';
+import { quantile, round } from './stats.ts';
 
 type Kind = 'ours' | 'static' | 'forward' | 'upstream';
 
@@ -153,8 +153,9 @@ async function load(port: number, names: string[], seconds: number, conc: number
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const seconds = Number(args[0] ?? 3);
+  const seconds = Number(args[0] ?? 2);
   const conc = Number(args[1] ?? 32);
+  const rounds = Number(args[2] ?? 5);
   const procs: ChildProcess[] = [];
   try {
     const upstream = await startServer('upstream');
@@ -165,24 +166,39 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     procs.push(ours.proc, stat.proc, fwd.proc);
     const cluster = Array.from({ length: 100 }, (_, i) => `svc${i * 7}.ns${(i * 7) % 10}.svc.cluster.local`);
     const external = Array.from({ length: 100 }, (_, i) => `host${i}.example.com`);
-    // Alternate baseline and ours three times and keep each one's best, so a noisy neighbour hurts both alike.
-    const best = { static: 0, cluster: 0, forward: 0, cached: 0 };
-    for (let round = 0; round < 3; round++) {
-      best.static = Math.max(best.static, await load(stat.port, cluster, seconds, conc));
-      best.cluster = Math.max(best.cluster, await load(ours.port, cluster, seconds, conc));
-      best.forward = Math.max(best.forward, await load(fwd.port, external, seconds, conc));
-      best.cached = Math.max(best.cached, await load(ours.port, external, seconds, conc));
+    // Paired rounds, baseline and ours back to back (order swapped each round), the median of the
+    // per-round ratios: a load shift on the shared machine then hits both sides of a pair alike.
+    const r = { static: [] as number[], cluster: [] as number[], forward: [] as number[], cached: [] as number[] };
+    const pair = async (a: () => Promise<number>, b: () => Promise<number>, swap: boolean) =>
+      swap ? (([y, x]) => [x, y])([await b(), await a()]) : [await a(), await b()];
+    for (let i = 0; i < rounds; i++) {
+      const [st, cl] = await pair(
+        () => load(stat.port, cluster, seconds, conc),
+        () => load(ours.port, cluster, seconds, conc),
+        i % 2 === 1,
+      );
+      const [fw, ca] = await pair(
+        () => load(fwd.port, external, seconds, conc),
+        () => load(ours.port, external, seconds, conc),
+        i % 2 === 1,
+      );
+      r.static.push(st as number);
+      r.cluster.push(cl as number);
+      r.forward.push(fw as number);
+      r.cached.push(ca as number);
     }
-    const clusterRatio = best.cluster / best.static;
-    const cachedRatio = best.cached / best.forward;
+    const med = (xs: number[]) => quantile(xs, 0.5);
+    const clusterRatio = med(r.cluster.map((x, i) => x / (r.static[i] as number)));
+    const cachedRatio = med(r.cached.map((x, i) => x / (r.forward[i] as number)));
     return {
       seconds,
       concurrency: conc,
-      cluster_qps: Math.round(best.cluster),
-      static_answerer_qps: Math.round(best.static),
+      rounds,
+      cluster_qps: Math.round(med(r.cluster)),
+      static_answerer_qps: Math.round(med(r.static)),
       cluster_qps_ratio: round(clusterRatio),
-      cached_qps: Math.round(best.cached),
-      bare_forwarder_qps: Math.round(best.forward),
+      cached_qps: Math.round(med(r.cached)),
+      bare_forwarder_qps: Math.round(med(r.forward)),
       cached_qps_ratio: round(cachedRatio),
       dns_qps_ratio: round(Math.min(clusterRatio, cachedRatio)),
     };

@@ -33,6 +33,8 @@ export interface LocalAnswer {
 export interface ClusterZone {
   /** The local answer for `name`/`type`, or undefined when it is not ours (forward it). */
   answer(name: string, type: RecordType): LocalAnswer | undefined;
+  /** Changes with every catalog change: answers kept from an older version are stale. */
+  version(): number;
 }
 
 /** Local answers remembered (exact name and type); 4 096 × a few hundred bytes. */
@@ -188,7 +190,11 @@ export function createClusterZone(init: { domain: string; ttl: number }, catalog
   // Answers by exact name and type, dropped on any catalog change: a pod asks the same few names
   // over and over, and this skips parsing and lookup. Bounded: cleared when full.
   const memo = new Map<string, LocalAnswer | null>();
-  catalog.onChange(() => memo.clear());
+  let version = 0;
+  catalog.onChange(() => {
+    memo.clear();
+    version++;
+  });
 
   function compute(name: string, type: RecordType): LocalAnswer | undefined {
     const cn = parseClusterName(name, domain);
@@ -205,6 +211,7 @@ export function createClusterZone(init: { domain: string; ttl: number }, catalog
   }
 
   return {
+    version: () => version,
     answer(name, type) {
       // Before the first full list a missing Service may only be not listed yet: SERVFAIL makes the
       // client try again, where NXDOMAIN would be cached as an answer.

@@ -60,3 +60,9 @@ export const MAX_FORWARDS_INFLIGHT = 1024;
  * dropped there before the rate limit sees it (the kernel caps it at net.core.rmem_max).
  */
 export const UDP_RECV_BUFFER = 1 << 20;
+
+/** Encoded cluster answers kept by query bytes (the packet cache), entries; cleared when full. */
+export const PACKET_CACHE_SIZE = 4096;
+
+/** Longest query kept in the packet cache, bytes: a plain query with EDNS is well under 512. */
+export const PACKET_CACHE_MAX_QUERY = 512;

@@ -237,3 +237,35 @@ test('a question name that would not encode back (an empty label from a dot insi
   empty[13] = 0x2e; // "." as the only byte of the first label: an empty label once decoded
   assert.equal(rcodeOf(decode((await handler.handle(empty, 'udp')) as Buffer)), 1);
 });
+
+test('packet cache: the same query bytes answered again with their own ID; a catalog change is seen at once', async () => {
+  const catalog = stubCatalog([entry('demo', 'web', { clusterIPs: ['10.96.0.10'] })]);
+  const cache = createDnsCache({ size: 10, maxTtl: 3600, maxNegativeTtl: 300 });
+  const handler = createQueryHandler({
+    zone: createClusterZone({ domain: 'cluster.local', ttl: 5 }, catalog),
+    forwarder: { forward: () => Promise.reject(new UpstreamError('none')) },
+    cache,
+    metrics: dnsMetrics(undefined, () => 0),
+    log,
+    forwardDeadlineMs: 100,
+    maxForwards: 1,
+  });
+  const ask = async (id: number) =>
+    decode((await handler.handle(queryBytes('Web.demo.svc.cluster.local', 'A', { id }), 'udp')) as Buffer);
+  for (const id of [1, 2, 3]) {
+    const p = await ask(id);
+    assert.equal(p.id, id);
+    assert.equal(p.questions?.[0]?.name, 'Web.demo.svc.cluster.local');
+    assert.deepEqual(
+      p.answers?.map((a) => ('data' in a ? a.data : '')),
+      ['10.96.0.10'],
+    );
+  }
+  catalog.set(entry('demo', 'web', { clusterIPs: ['10.96.0.99'] }));
+  assert.deepEqual(
+    (await ask(4)).answers?.map((a) => ('data' in a ? a.data : '')),
+    ['10.96.0.99'],
+  );
+  catalog.remove('demo', 'web');
+  assert.equal(rcodeOf(await ask(5)), 3);
+});

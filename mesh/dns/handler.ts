@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../../common/log.ts';
 import type { DnsCache } from './cache.ts';
 import type { ClusterZone, LocalAnswer } from './cluster.ts';
-import { CLASSIC_UDP_SIZE, MAX_UDP_ANSWER } from './constants.ts';
+import { CLASSIC_UDP_SIZE, MAX_UDP_ANSWER, PACKET_CACHE_MAX_QUERY, PACKET_CACHE_SIZE } from './constants.ts';
 import type { DnsMetrics } from './metrics.ts';
 import { encodable, normalizeName } from './names.ts';
 import { ednsOpt, type Forwarder } from './upstream.ts';
@@ -142,10 +142,25 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
     });
   }
 
+  // Encoded cluster answers by the query's bytes after its ID (a packet cache): the same query
+  // again costs a copy and the ID, no decoding. Only authoritative NOERROR/NXDOMAIN answers of
+  // the current zone version; bounded, cleared when full.
+  const packets = new Map<string, { out: Buffer; version: number; type: string; rcode: string }>();
+  const packetKey = (msg: Buffer, transport: Transport) =>
+    msg.length <= PACKET_CACHE_MAX_QUERY ? `${transport}${msg.toString('latin1', 2)}` : undefined;
+
   async function handle(msg: Buffer, transport: Transport): Promise<Buffer | undefined> {
     if (msg.length < 12) {
       c.metrics.malformed(transport, 'short');
       return undefined;
+    }
+    const pkey = c.zone ? packetKey(msg, transport) : undefined;
+    const hit = pkey === undefined ? undefined : packets.get(pkey);
+    if (hit && hit.version === c.zone?.version()) {
+      const out = Buffer.from(hit.out);
+      msg.copy(out, 0, 0, 2);
+      c.metrics.query(hit.type, hit.rcode, transport);
+      return out;
     }
     let query: DecodedPacket;
     try {
@@ -191,8 +206,12 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
           ? Math.min(MAX_UDP_ANSWER, Math.max(CLASSIC_UDP_SIZE, opt.udpPayloadSize))
           : CLASSIC_UDP_SIZE;
     let reply: Reply;
+    let fromZone = false;
+    const version = c.zone?.version() ?? 0;
     try {
       const a = c.zone?.answer(q.name, q.type);
+      // Only answers made from the zone alone go into the packet cache (a chase adds forwarded TTLs).
+      fromZone = a !== undefined && !a.chase;
       // Cluster answers without a chase stay synchronous: no await on the hot path.
       reply = a
         ? a.chase
@@ -212,7 +231,17 @@ export function createQueryHandler(c: QueryHandlerComponents): QueryHandler {
       reply = { rcode: RCODE.SERVFAIL, aa: false, answers: [], authorities: [], additionals: [] };
       out = build(query, { name: q.name, type: q.type, class: 'IN' }, reply, opt, limit);
     }
-    c.metrics.query(q.type, RCODE_NAME[reply.rcode] ?? 'other', transport);
+    const rcodeName = RCODE_NAME[reply.rcode] ?? 'other';
+    c.metrics.query(q.type, rcodeName, transport);
+    if (
+      pkey !== undefined &&
+      fromZone &&
+      reply.aa &&
+      (reply.rcode === RCODE.NOERROR || reply.rcode === RCODE.NXDOMAIN)
+    ) {
+      if (packets.size >= PACKET_CACHE_SIZE) packets.clear();
+      packets.set(pkey, { out: Buffer.from(out), version, type: q.type, rcode: rcodeName });
+    }
     return out;
   }
 
