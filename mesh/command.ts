@@ -28,6 +28,7 @@ import { createMeshNode } from './node.ts';
 import { createKeyRing, DEFAULT_PSK_ROTATION_WINDOW_MS } from './pnet/keyring.ts';
 import { generatePsk, readPskKeysFile } from './pnet/psk.ts';
 import { watchPskFile } from './pnet/psk-watch.ts';
+import { createProxyAgent, type ServiceProxy } from './proxy/index.ts';
 import { kubeRecordStore } from './records/kube-store.ts';
 import { NODE_NAME } from './records/record.ts';
 
@@ -173,18 +174,35 @@ export const meshCommand = command({
     });
     let ready = false;
     const http = f['http-listen']
-      ? buildMeshServer({ node, registry, log, ready: () => ready }, limitsFromFlags(f, 'http-'))
+      ? buildMeshServer({ node, registry, log, ready: () => ready, proxy: () => proxy }, limitsFromFlags(f, 'http-'))
       : undefined;
     if (http && f['http-listen']) await http.listen(f['http-listen']);
     const running = node.start(shutdown);
     // Service discovery and the node-local DNS (mesh/dns/agent.ts) when configured, under the same signal.
     let servicesRunning: Promise<void> | undefined;
+    let proxy: ServiceProxy | undefined;
+    let proxyRunning: Promise<void> | undefined;
     const forwards: Server[] = [];
     try {
       const services = await createServiceAgent({ services: cfg.services, dns: cfg.dns }, { log, registry });
       servicesRunning = services?.start(shutdown);
       // Marked handled here; awaited below, where a failure to start is reported.
       servicesRunning?.catch(() => {});
+      // The ClusterIP proxy (mesh/proxy) over the same catalog, under the same signal.
+      if (cfg.proxy && !services?.catalog) throw new ConfigError('proxy needs the services section');
+      proxy =
+        cfg.proxy && services?.catalog
+          ? await createProxyAgent(cfg.proxy, {
+              catalog: services.catalog,
+              mesh: node,
+              kubeconfig: cfg.services?.kubeconfig,
+              clusterDomain: cfg.services?.clusterDomain,
+              log,
+              registry,
+            })
+          : undefined;
+      proxyRunning = proxy?.start(shutdown);
+      proxyRunning?.catch(() => {});
       await services?.ready;
       await node.ready;
       ready = true;
@@ -193,6 +211,7 @@ export const meshCommand = command({
       ac.abort();
       await running.catch(() => {});
       await servicesRunning?.catch(() => {});
+      await proxyRunning?.catch(() => {});
       await http?.close();
       stopExtras();
       throw err;
@@ -226,6 +245,7 @@ export const meshCommand = command({
       : Promise.resolve();
     await running;
     await servicesRunning;
+    await proxyRunning;
     await watching;
     stopExtras();
     for (const s of forwards) s.close();

@@ -25,6 +25,7 @@
  *   zone: lan-a                       # this node's health zone (a label value), in its record
  *   services: { kubeconfig: /etc/fedmesh/kubeconfig, clusterDomain: cluster.local }  # mesh/dns/config.ts
  *   dns: { listen: [169.254.96.16:53], upstreams: [10.0.0.2] }   # node-local DNS, mesh/dns/config.ts
+ *   proxy: { steering: auto, directCidrs: [10.244.0.0/16] }   # ClusterIP proxy, mesh/proxy/config.ts
  *   nodeRecords: { kubeconfig: /etc/fedmesh/kubeconfig }  # records in Node annotations too (any stock relay)
  *   health:                           # node-health probes and views (mesh/health); absent: off
  *     period: 5s                      # the rest: mesh/health/config.ts
@@ -51,6 +52,7 @@ import { AdvertisedServiceSchema, MAX_ADVERTISED, resolveAdvertised, SERVICE_NAM
 import { DnsConfigSchema, ServicesConfigSchema } from './dns/config.ts';
 import { parseForward } from './forward.ts';
 import { HealthConfigSchema, resolveHealthConfig } from './health/config.ts';
+import { ProxyConfigSchema } from './proxy/config.ts';
 import { NODE_NAME, ZoneValueSchema } from './records/record.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -108,6 +110,8 @@ export const MeshConfigSchema = Type.Object(
     ),
     /** The node-local DNS resolver (mesh/dns); a restart applies changes. */
     dns: Type.Optional(DnsConfigSchema),
+    /** The node-local service proxy (mesh/proxy); needs `services`; a restart applies changes. */
+    proxy: Type.Optional(ProxyConfigSchema),
   },
   strict,
 );
