@@ -30,6 +30,7 @@ import { type Decision, decide, encodeDecision, parseDecision, protects } from '
 import { createIntake } from './intake.ts';
 import { createPodRestorer } from './pods.ts';
 import type { ResolvedHealthInit } from './types.ts';
+import { createZonesSource } from './zones-config.ts';
 
 export const NODES: ResourceType = { group: '', version: 'v1', plural: 'nodes', kind: 'Node' };
 export const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
@@ -83,8 +84,18 @@ export function createHealthController(init: ResolvedHealthInit, c: ControllerCo
       { resource: CONFIGMAPS, namespace: init.namespace, labelSelector: VIEWS_NODE_LABEL },
       { listerWatcher: lw(CONFIGMAPS, init.namespace), log },
     );
+    // Zones from ConfigMap fedmesh-health when present (as on the nodes), else the flags.
+    const zonesSource = createZonesSource(
+      { namespace: init.namespace, flags: init.zones },
+      {
+        listerWatcher: lw(CONFIGMAPS, init.namespace),
+        log,
+        registry: c.registry,
+        changed: () => intake.nodesChanged(),
+      },
+    );
     const intake = createIntake(
-      { maxSkewMs: init.maxSkewMs, zones: init.zones },
+      { maxSkewMs: init.maxSkewMs, zones: zonesSource.zones },
       {
         nodes: () => nodes.list(),
         node: (name) => nodes.get('', name),
@@ -118,8 +129,9 @@ export function createHealthController(init: ResolvedHealthInit, c: ControllerCo
       },
     });
     views.addHandlers({ add: ingest, update: (_old, cur) => ingest(cur) });
-    const informers = Promise.all([nodes.start(signal), views.start(signal)]);
+    const informers = Promise.all([nodes.start(signal), views.start(signal), zonesSource.informer.start(signal)]);
     try {
+      if (!(await zonesSource.informer.waitForSync(signal))) return;
       if (!(await nodes.waitForSync(signal)) || !(await views.waitForSync(signal))) return;
       await chain;
       log.info({ nodes: nodes.list().length, views: views.list().length }, 'health decisions start');

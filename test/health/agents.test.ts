@@ -5,7 +5,8 @@
  * its peers' views reach the GM through their own ConfigMaps and it is annotated unhealthy;
  * restored, healthy again. The agents take their zones from the Node labels and their timing and
  * zones switch from ConfigMap fedmesh-health (their config files say zones off and a 5 s period):
- * with the GM judging zones by the same labels, any other zone id in a view would be refused.
+ * the GM takes its zones from the same ConfigMap (its flags say zones off) and judges by the same
+ * labels, so any other zone id in a view would be refused.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -44,7 +45,7 @@ test('real agents publish their views; the GM annotates a cut node unhealthy and
     args: [
       '--no-operators',
       '--health',
-      '--health-zones',
+      // No --health-zones: the GM takes the zones from the same ConfigMap as the agents.
       '--health-tick',
       '500ms',
       '--health-window',
