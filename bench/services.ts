@@ -38,9 +38,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await m.echo('a2', { host: m.addr('a2'), port: ECHO_PORT });
     await m.echo('b1', { host: m.addr('b1'), port: ECHO_PORT });
     await p.setEndpoints([['a2']]);
-    p.agent('a2');
-    p.agent('b1');
-    let a1 = p.agent('a1');
+    await p.agent('a2');
+    await p.agent('b1');
+    let a1 = await p.agent('a1');
     const once = async (target: string, port: number) => {
       const r = await m.transfer('a1', port, BYTES, 0, target).done;
       if (!r.identical || r.ms === undefined)
@@ -66,7 +66,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     // The same endpoint with its address routable on the LAN (directCidrs): dialled directly, so
     // this is the proxy's own cost (listener, splice) without a tunnel.
     await a1.stop('SIGTERM', 5000);
-    a1 = p.agent('a1', [`${m.addr('a2').split('.').slice(0, 3).join('.')}.0/24`]);
+    a1 = await p.agent('a1', [`${m.addr('a2').split('.').slice(0, 3).join('.')}.0/24`]);
     await warm('the restarted proxy');
     const lan: number[] = [];
     for (let i = 0; i < rounds; i++) {

@@ -1,7 +1,8 @@
 /**
  * The stage of the proxy tests: a mesh lab (r1 relay; a1 in LAN A; b1 in LAN B), the real API
  * server reachable from the hosts, a namespace with Service `web` (TCP 80 → 7000 "http", UDP 53 →
- * 7001 "dns") and its EndpointSlice, servers that name themselves, and proxy agents (proxy-agent.ts).
+ * 7001 "dns") and its EndpointSlice, servers that name themselves, and `fedmesh mesh` agents
+ * with the services and proxy config sections.
  */
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -13,7 +14,6 @@ import { destinationRuleCrd } from '../../crds/destination-rule.ts';
 import type { Host } from '../../netlab/index.ts';
 import { createMeshLab, type MeshLab, type NodeName, until } from './harness.ts';
 
-const AGENT = join(import.meta.dirname, 'proxy-agent.ts');
 export const NS = 'proxy-demo';
 /** Service ports of the application protocols (PROTO_SERVER). */
 const APP_PORTS = [
@@ -147,8 +147,11 @@ export interface ProxyLab {
   protoServers(node: NodeName): Promise<void>;
   /** The CA that signed the TLS server's certificate. */
   caFile: string;
-  /** Starts a proxy agent; tunnelAllow: the node's LAN; `directCidrs`: endpoint addresses dialled directly. */
-  agent(node: NodeName, directCidrs?: string[]): ManagedProcess;
+  /**
+   * Starts `fedmesh mesh` on `node` with the services and proxy sections; tunnel.allow: the node's
+   * LAN; `directCidrs`: endpoint addresses dialled directly. Resolves once the node started.
+   */
+  agent(node: NodeName, directCidrs?: string[]): Promise<ManagedProcess>;
   /** Waits until an answer from `h` comes from `id`. */
   reach(h: Host, id: string, timeoutMs?: number): Promise<void>;
 }
@@ -212,7 +215,6 @@ export async function startProxyLab(
   });
   let created = false;
   await m.start('r1', { relays: ['r1'] });
-  const relays = [{ nodeName: 'r1', advertiseAddress: [m.addr('r1')] }];
   const lan = (n: NodeName) => `${m.addr(n).split('.').slice(0, 3).join('.')}.0/24`;
   return {
     m,
@@ -255,26 +257,16 @@ export async function startProxyLab(
         logFile: join(m.dir, `server-${address}.log`),
       });
     },
-    agent(n, directCidrs) {
-      const p = m.host(n).spawn({
-        name: `agent-${n}`,
-        cmd: process.execPath,
-        args: [
-          AGENT,
-          JSON.stringify({
-            name: n,
-            stateDir: join(m.dir, `${n}.state`),
-            pskFile: m.pskFile,
-            kubeconfig: plane.kubeconfigPath,
-            relays,
-            tunnelAllow: [lan(n)],
-            ...(directCidrs ? { directCidrs } : {}),
-          }),
-        ],
-        logFile: join(m.dir, `agent-${n}.log`),
+    async agent(n, directCidrs) {
+      const mp = await m.start(n, {
+        config: m.config(['r1'], {
+          tunnel: { allow: [lan(n)] },
+          services: { kubeconfig: plane.kubeconfigPath },
+          proxy: directCidrs ? { directCidrs } : {},
+        }),
       });
-      t.after(() => p.stop('SIGTERM', 5000));
-      return p;
+      t.after(() => mp.proc.stop('SIGTERM', 5000));
+      return mp.proc;
     },
     async reach(h, id, timeoutMs = 60_000) {
       await until(

@@ -27,8 +27,8 @@ test('load balancing: round robin exactly, source-IP hash sticks per IP, bad rul
     assert.equal((await a1.exec('ip', ['addr', 'add', `${a}/24`, 'dev', a1.dev('lana')])).code, 0);
   for (const a of EPS) p.server('b1', a);
   await p.setEndpoints(EPS.map((a) => ['b1', a]));
-  p.agent('b1');
-  p.agent('a1');
+  await p.agent('b1');
+  await p.agent('a1');
   await p.reach(a1, EPS[0] as string).catch(() => p.reach(a1, EPS[1] as string));
 
   // Round robin (the default): the three in turn, exactly.

@@ -21,8 +21,8 @@ test('service proxy: ClusterIP TCP and UDP across LANs through the mesh, same-no
   await p.setEndpoints([['b1']]);
   p.server('a1', m.addr('a1'), 'a1');
   p.server('b1', m.addr('b1'), 'b1');
-  p.agent('b1');
-  let a1Agent = p.agent('a1');
+  await p.agent('b1');
+  let a1Agent = await p.agent('a1');
 
   // TCP and UDP to the ClusterIP reach b1's server, across both NATs through the mesh.
   await p.reach(a1, 'b1');
@@ -66,11 +66,11 @@ test('service proxy: ClusterIP TCP and UDP across LANs through the mesh, same-no
   await a1Agent.stop('SIGTERM', 5000);
   assert.equal(await nftTable(a1), false, 'no table after a clean stop');
   // kill -9 leaves the table; the next start replaces it and works; its stop removes it.
-  a1Agent = p.agent('a1');
+  a1Agent = await p.agent('a1');
   await p.reach(a1, 'b1');
   await a1Agent.stop('SIGKILL', 5000);
   assert.equal(await nftTable(a1), true, 'kill -9 leaves the table behind');
-  a1Agent = p.agent('a1');
+  a1Agent = await p.agent('a1');
   await p.reach(a1, 'b1');
   const listed = (await a1.exec('nft', ['list', 'table', 'inet', 'fedmesh'])).stdout;
   assert.equal(listed.match(/redirect to/g)?.length, 6, `one rule per ClusterIP:port, none stale:\n${listed}`);
