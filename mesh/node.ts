@@ -346,6 +346,7 @@ export async function createMeshNode(init: MeshNodeInit, components: MeshNodeCom
         puncher,
         health,
         services: () => ({ ...services.status(), last: serviceClient.last() }),
+        psk: init.psk instanceof Uint8Array ? undefined : init.psk,
       }),
     async start(signal) {
       try {

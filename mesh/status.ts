@@ -6,6 +6,7 @@ import type { Libp2p } from '@libp2p/interface';
 import type { ServiceChoice } from './advertise/client.ts';
 import type { ServiceProvidersStatus } from './advertise/providers.ts';
 import type { HealthAgent, HealthStatus } from './health/agent.ts';
+import type { KeyRingStatus } from './pnet/keyring.ts';
 import type { Directory } from './records/directory.ts';
 import type { RelayDiscovery, RelayDiscoveryStatus } from './relays/discovery.ts';
 import type { Reachability, ReachabilityStatus } from './relays/reachability.ts';
@@ -38,6 +39,8 @@ export interface MeshStatus {
   nat: { mapping: NatMapping; observed: string[] };
   /** This node's tally of its health zone (absent when health is off). */
   health?: HealthStatus;
+  /** PSK fingerprints: the key in use, and previous ones still accepted (a rotation; absent with a fixed key). */
+  psk?: KeyRingStatus;
   /**
    * Services: what this node advertises, the providers of each forwarded service in the order the
    * next connection tries them, and where the last connection of each went.
@@ -57,6 +60,7 @@ export interface StatusSources {
   puncher: HolePuncher;
   health?: HealthAgent;
   services: () => MeshStatus['services'];
+  psk?: { status(): KeyRingStatus };
 }
 
 export function meshStatus(s: StatusSources): MeshStatus {
@@ -80,6 +84,7 @@ export function meshStatus(s: StatusSources): MeshStatus {
     tunnels: s.tunnels.list(),
     nat: s.puncher.mapping(),
     ...(s.health ? { health: s.health.status() } : {}),
+    ...(s.psk ? { psk: s.psk.status() } : {}),
     services: s.services(),
   };
 }

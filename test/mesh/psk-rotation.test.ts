@@ -38,11 +38,20 @@ test('PSK rotation: a live relayed tunnel keeps going while the key rolls on eve
   // ~16 s of traffic at 1 MiB/s, through r1 (symmetric NATs: no hole punching).
   const transfer = m.transfer('a1', FWD, 16 << 20, 1 << 20);
   await sleep(2_000);
+  const before = (await a1.status()) as unknown as { psk: { current: string; previous: unknown[] } };
+  assert.equal(before.psk.previous.length, 0);
   for (const p of procs) {
     write(p.name, [newKey, oldKey]); // the Secret's new content reaches this node
     await p.waitLog((l) => l.msg === 'PSK keys changed', 5_000);
     await sleep(1_000);
   }
+  // /status shows the roll: the new key in use, the old one accepted until the window ends.
+  const during = (await a1.status()) as unknown as { psk: { current: string; previous: Array<{ id: string }> } };
+  assert.notEqual(during.psk.current, before.psk.current);
+  assert.deepEqual(
+    during.psk.previous.map((p) => p.id),
+    [before.psk.current],
+  );
   // Each node's window ends 4 s after it loaded the new file; connections on the old key are closed.
   for (const p of procs) await p.waitLog((l) => l.msg === 'PSK rotation window ended', 10_000);
   const closed = procs.flatMap((p) => p.logs().filter((l) => l.msg === 'closing connections on a retired PSK'));
