@@ -1,12 +1,12 @@
 /**
  * The fuzz entry of `npm run chaos -- --fuzz N`: every test file using fast-check (the decoders and
  * state machines: ws frames of both dialects, tunnel frames, DNS, keepalived config, LC store
- * hostility...) run with each property at N inputs (fuzz/register.ts), files two at a time.
+ * hostility...) run with each property at N inputs (fuzz/register.ts), one file at a time.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { spawnManaged } from '../../common/process/index.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FOLDERS = ['common', 'gm', 'lc', 'mesh', 'crds', 'deploy'];
@@ -25,25 +25,33 @@ export function fuzzFiles(): string[] {
   return out.sort();
 }
 
+export interface FuzzFileResult {
+  file: string;
+  ok: boolean;
+  properties: number;
+  inputs: number;
+  seconds: number;
+}
+
 export interface FuzzResult {
-  files: number;
+  files: FuzzFileResult[];
   properties: number;
   inputs: number;
   ok: boolean;
   seconds: number;
-  failures: string;
 }
 
-export async function runFuzz(runs: number, log: (line: string) => void = () => {}): Promise<FuzzResult> {
-  const files = fuzzFiles();
+/** One test file with every property at `runs` inputs; its output goes to `logFile`. */
+async function fuzzFile(file: string, runs: number, logFile: string): Promise<FuzzFileResult> {
   const countFile = join(tmpdir(), `fedmesh-fuzz-${process.pid}.count`);
   rmSync(countFile, { force: true });
-  log(
-    `fuzz: ${files.length} files, every property at ${runs} inputs: ${files.map((f) => relative(ROOT, f)).join(' ')}`,
-  );
   const t0 = performance.now();
   const register = join(import.meta.dirname, 'fuzz', 'register.ts');
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=3600000', ...files], {
+  // Managed: killed with this process (a long fuzz run stopped with ^C leaves nothing behind).
+  const child = spawnManaged({
+    name: `fuzz ${relative(ROOT, file)}`,
+    cmd: process.execPath,
+    args: ['--test', '--test-timeout=86400000', file],
     cwd: ROOT,
     env: {
       ...process.env,
@@ -51,13 +59,9 @@ export async function runFuzz(runs: number, log: (line: string) => void = () => 
       FEDMESH_FUZZ_COUNT: countFile,
       NODE_OPTIONS: `--import=${register}`,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    logFile,
   });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const code = await child.exited;
   let counts: number[] = [];
   try {
     counts = readFileSync(countFile, 'utf8').split('\n').filter(Boolean).map(Number);
@@ -65,16 +69,31 @@ export async function runFuzz(runs: number, log: (line: string) => void = () => 
     // no property finished
   }
   rmSync(countFile, { force: true });
-  const failures = out
-    .split('\n')
-    .filter((l) => /^\s*✖|^not ok/.test(l))
-    .join('\n');
   return {
-    files: files.length,
+    file: relative(ROOT, file),
+    ok: code === 0,
     properties: counts.length,
     inputs: counts.reduce((a, b) => a + b, 0),
-    ok: code === 0,
     seconds: Math.round((performance.now() - t0) / 1000),
-    failures,
+  };
+}
+
+/** Every file in turn; a line per file as it finishes; failures' output kept in `<dir>/<file>.log`. */
+export async function runFuzz(runs: number, dir: string, log: (line: string) => void = () => {}): Promise<FuzzResult> {
+  const t0 = performance.now();
+  const files: FuzzFileResult[] = [];
+  log(`fuzz: ${fuzzFiles().length} files, every property at ${runs} inputs; logs in ${dir}`);
+  for (const f of fuzzFiles()) {
+    const logFile = join(dir, `${relative(ROOT, f).replaceAll('/', '_')}.log`);
+    const r = await fuzzFile(f, runs, logFile);
+    files.push(r);
+    log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${r.properties} properties, ${r.inputs} inputs, ${r.seconds} s`);
+  }
+  return {
+    files,
+    properties: files.reduce((a, r) => a + r.properties, 0),
+    inputs: files.reduce((a, r) => a + r.inputs, 0),
+    ok: files.every((r) => r.ok),
+    seconds: Math.round((performance.now() - t0) / 1000),
   };
 }

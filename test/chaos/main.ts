@@ -41,14 +41,21 @@ try {
 
 const fuzz = positive('fuzz', values.fuzz as string | undefined, true);
 if (fuzz !== undefined) {
-  const r = await runFuzz(fuzz, console.log);
-  console.log(r.failures);
+  const dir = (values.dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'fedmesh-fuzz-'));
+  const r = await runFuzz(fuzz, dir, console.log);
   console.log(
-    `fuzz: ${r.ok ? 'PASS' : 'FAIL'} — ${r.properties} properties in ${r.files} files, ${r.inputs} inputs, ${r.seconds} s`,
+    `fuzz: ${r.ok ? 'PASS' : 'FAIL'} — ${r.properties} properties in ${r.files.length} files, ${r.inputs} inputs, ${r.seconds} s`,
   );
   console.log(
-    JSON.stringify({ fuzz: r.ok, files: r.files, properties: r.properties, inputs: r.inputs, seconds: r.seconds }),
+    JSON.stringify({
+      fuzz: r.ok,
+      files: r.files.length,
+      properties: r.properties,
+      inputs: r.inputs,
+      seconds: r.seconds,
+    }),
   );
+  if (r.ok && !values.keep && values.dir === undefined) rmSync(dir, { recursive: true, force: true });
   process.exit(r.ok ? 0 : 1);
 }
 
