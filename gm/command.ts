@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { command } from '../common/cli/command.ts';
 import { shutdownSignal } from '../common/cli/shutdown.ts';
@@ -117,6 +118,19 @@ export const gmCommand = command({
       },
     },
     ...listenerLimitFlags('', 'LC endpoint (hub)', DEFAULT_HUB_LIMITS),
+    'per-source-exempt': {
+      description:
+        'comma-separated addresses whose hub connections count only toward --max-connections (the mesh sidecar: 127.0.0.1,::1)',
+      value: 'ADDR,...',
+      parse: (v: string) => {
+        const list = v
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== '');
+        for (const a of list) if (isIP(a) === 0) throw new ConfigError(`${JSON.stringify(a)} is not an IP address`);
+        return list;
+      },
+    },
     'hello-timeout': {
       description: 'time an upgraded fedmesh LC connection has to send its hello',
       value: 'DURATION',
@@ -190,7 +204,7 @@ export const gmCommand = command({
           lcServiceAccount: f['lc-service-account'],
           maxFrameBytes: f['max-frame-bytes'],
           connectionLeaseRenewMs: f['lc-lease-renew'],
-          limits: limitsFromFlags(f, ''),
+          limits: { ...limitsFromFlags(f, ''), perSourceExempt: f['per-source-exempt'] },
           helloTimeoutMs: f['hello-timeout'],
         },
       },

@@ -126,3 +126,48 @@ test('limits must be positive integers', () => {
     name: 'ConfigError',
   });
 });
+
+test('an exempt source (a local proxy such as the mesh sidecar) counts only toward the total', async (t) => {
+  const registry = createRegistry();
+  const held: Socket[] = [];
+  const server = createServer((s) => held.push(s));
+  guardListener(
+    server,
+    't',
+    { maxConnections: 5, maxConnectionsPerSource: 1, handshakeTimeoutMs: 60_000, perSourceExempt: ['127.0.0.1'] },
+    { registry, log },
+  );
+  const port = await listen(server);
+  t.after(() => {
+    for (const s of held) s.destroy();
+    server.close();
+  });
+  const open = async (source: string) => {
+    const s = connect({ port, host: '127.0.0.1', localAddress: source });
+    await once(s, 'connect');
+    return s;
+  };
+  const exempt = [await open('127.0.0.1'), await open('127.0.0.1'), await open('127.0.0.1')];
+  const other = await open('127.0.0.2');
+  assert.equal(await closedBy(await open('127.0.0.2')), '', 'other sources keep their per-source limit');
+  exempt.push(await open('127.0.0.1'));
+  assert.equal(await closedBy(await open('127.0.0.1')), '', 'the total still holds for the exempt source');
+  await new Promise((r) => setTimeout(r, 50));
+  for (const s of [...exempt, other]) assert.equal(s.destroyed, false);
+  assert.match(registry.render(), /fedmesh_listener_refused_total\{listener="t",reason="per-source"\} 1/);
+  assert.match(registry.render(), /fedmesh_listener_refused_total\{listener="t",reason="total"\} 1/);
+  for (const s of [...exempt, other]) s.destroy();
+});
+
+test('exempt sources must be IP addresses', () => {
+  assert.throws(
+    () =>
+      validateLimits({
+        maxConnections: 1,
+        maxConnectionsPerSource: 1,
+        handshakeTimeoutMs: 1,
+        perSourceExempt: ['sidecar'],
+      }),
+    { name: 'ConfigError' },
+  );
+});

@@ -5,7 +5,7 @@
  * connection that sends nothing, or trickles its header lines, is destroyed at the deadline; a
  * socket error on any connection is counted, never thrown. All of it is reported in metrics.
  */
-import type { Server, Socket } from 'node:net';
+import { isIP, type Server, type Socket } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Counter, Gauge, Registry } from '../metrics.ts';
@@ -17,6 +17,11 @@ export interface ListenerLimits {
   maxConnectionsPerSource: number;
   /** Milliseconds from accept until the handshake must be done, else the socket is destroyed. */
   handshakeTimeoutMs: number;
+  /**
+   * Remote addresses that count only toward `maxConnections`: a local proxy in front of the
+   * listener (the GM pod's mesh sidecar brings every tunnelled LC from 127.0.0.1). Default none.
+   */
+  perSourceExempt?: readonly string[];
 }
 
 export interface ListenerGuard {
@@ -57,11 +62,19 @@ function metricsOf(registry: Registry): ListenerMetrics {
 }
 
 export function validateLimits(l: ListenerLimits): ListenerLimits {
-  for (const [k, v] of Object.entries(l)) {
+  const { perSourceExempt, ...numbers } = l;
+  for (const [k, v] of Object.entries(numbers)) {
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`listener limit ${k} must be a positive integer`);
+  }
+  for (const a of perSourceExempt ?? []) {
+    if (isIP(a) === 0)
+      throw new ConfigError(`listener limit perSourceExempt: ${JSON.stringify(a)} is not an IP address`);
   }
   return l;
 }
+
+/** An IPv4 peer on a dual-stack listener is reported as `::ffff:a.b.c.d`; compare the IPv4 form. */
+const plainAddress = (a: string): string => (a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a);
 
 /**
  * Applies `limits` to `server` (call before listen). `name` labels the metrics (`hub`, `http`...).
@@ -79,6 +92,7 @@ export function guardListener(
   const refusedTotal = Object.freeze({ listener: name, reason: 'total' });
   const refusedSource = Object.freeze({ listener: name, reason: 'per-source' });
   const perSource = new Map<string, number>();
+  const exempt = new Set((limits.perSourceExempt ?? []).map(plainAddress));
   const deadlines = new Map<Socket, NodeJS.Timeout>();
   let open = 0;
   let warnedAt = 0;
@@ -96,7 +110,8 @@ export function guardListener(
     socket.on('error', () => m.errors.inc(1, labels));
     const source = socket.remoteAddress ?? '?';
     const fromSource = perSource.get(source) ?? 0;
-    if (open >= limits.maxConnections || fromSource >= limits.maxConnectionsPerSource) {
+    const sourceFull = fromSource >= limits.maxConnectionsPerSource && !exempt.has(plainAddress(source));
+    if (open >= limits.maxConnections || sourceFull) {
       const total = open >= limits.maxConnections;
       m.refused.inc(1, total ? refusedTotal : refusedSource);
       warn(total ? 'total' : 'per-source', source);
