@@ -14,3 +14,18 @@ export const RETRY_MAX_MS = 250;
 
 /** Istio's redirect code when `redirectCode` is unset. */
 export const DEFAULT_REDIRECT_CODE = 301;
+
+/** An endpoint whose connect failed is the last choice this long (the node proxy's value). */
+export const FAILURE_PENALTY_MS = 5_000;
+
+/** Direct connects give up after this (a LAN answers in far less; then the next endpoint). */
+export const CONNECT_TIMEOUT_MS = 1_000;
+
+/** Request bodies up to this size are buffered so a retry can resend them (Envoy buffers too). */
+export const RETRY_BODY_MAX_BYTES = 64 * 1024;
+
+/** Request head limit: larger heads get 431 (Envoy's default is 60 KiB; Node's 16 KiB suits the edge). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** Idle upstream keep-alive connections kept per endpoint. */
+export const UPSTREAM_IDLE_SOCKETS = 16;
