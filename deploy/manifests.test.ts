@@ -145,3 +145,41 @@ test('deploy: edge health is wired — GM flags, webhook port and TLS Secret; th
     'in-cluster API access for the agent',
   );
 });
+
+test('deploy: the LC node agent runs the service proxy — config sections, read access to Services, EndpointSlices and DestinationRules, NET_ADMIN in the host network', async () => {
+  const objs = load('lc.yaml');
+  const lc = pod(objs, 'DaemonSet', 'lc');
+  assert.equal(lc.hostNetwork, true, 'nftables rules and ClusterIP traffic are the node’s');
+  const mesh = container(lc, 'mesh') as Container & {
+    securityContext?: { runAsUser?: number; capabilities?: { add?: string[]; drop?: string[] } };
+  };
+  assert.deepEqual(mesh.securityContext?.capabilities?.add, ['NET_ADMIN']);
+  assert.deepEqual(mesh.securityContext?.capabilities?.drop, ['ALL']);
+  assert.equal(mesh.securityContext?.runAsUser, 0, 'a non-root user gets no effective capability');
+  const cm = load('mesh.yaml').find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'fedmesh-mesh-config');
+  const key = (meshFlags(mesh).config as string).split('/').at(-1) as string;
+  const edge = await parseConfig(cm?.data?.[key] ?? '', key);
+  assert.ok(edge.services && edge.proxy, 'services and proxy sections');
+  assert.equal(edge.services.kubeconfig, undefined, 'in-cluster access');
+
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+  const role = objs.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'fedmesh-mesh-services') as
+    | (Obj & { rules: Rule[] })
+    | undefined;
+  const binding = objs.find((o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'fedmesh-mesh-services') as
+    | (Obj & { roleRef: { name: string }; subjects: Array<{ kind: string; name: string; namespace: string }> })
+    | undefined;
+  assert.equal(binding?.roleRef.name, 'fedmesh-mesh-services');
+  const sa = objs.find((o) => o.kind === 'ServiceAccount');
+  assert.deepEqual(binding?.subjects, [
+    { kind: 'ServiceAccount', name: sa?.metadata.name, namespace: sa?.metadata.namespace },
+  ]);
+  for (const [group, resource] of [
+    ['', 'services'],
+    ['discovery.k8s.io', 'endpointslices'],
+    ['networking.istio.io', 'destinationrules'],
+  ] as const) {
+    const rule = role?.rules.find((r) => r.apiGroups.includes(group) && r.resources.includes(resource));
+    assert.deepEqual(rule?.verbs, ['get', 'list', 'watch'], `${group}/${resource}: read only`);
+  }
+});
