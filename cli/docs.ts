@@ -19,6 +19,7 @@ export const PARTS: Record<string, string[]> = {
   'gm/hub/README.md': ['HubInit'],
   'lc/README.md': ['LcInit', 'lc'],
   'mesh/README.md': ['mesh'],
+  'mesh/gateway/README.md': ['gateway'],
   'deploy/keepalived/README.md': ['keepalived render', 'keepalived readiness-file'],
   'cli/README.md': ['sandbox', 'envtest start', 'envtest stop', 'envtest build'],
 };

@@ -68,7 +68,10 @@ test('requests routed to Service endpoints over real HTTP: matches, rewrite, ret
   const deadPort = port(dead);
   await new Promise((r) => dead.close(r));
   t.after(() => {
-    for (const s of [v1, v2, flaky, slow]) s.closeAllConnections(), s.close();
+    for (const s of [v1, v2, flaky, slow]) {
+      s.closeAllConnections();
+      s.close();
+    }
   });
   const catalog = Object.assign(
     stubCatalog([
