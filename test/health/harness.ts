@@ -102,7 +102,8 @@ export async function setReady(rest: KubeRest, name: string, ready: boolean): Pr
   });
 }
 
-async function renewLease(rest: KubeRest, name: string): Promise<void> {
+/** The kubelet's heartbeat: the node Lease renewed now. */
+export async function renewLease(rest: KubeRest, name: string): Promise<void> {
   const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${name}`;
   const body = {
     apiVersion: 'coordination.k8s.io/v1',
@@ -225,38 +226,8 @@ export async function startCluster(
     isolate(name, up) {
       for (const m of nodes.keys()) if (m !== name) c.link(name, m, up);
     },
-    async pod(namespace, node, name, app, tolerationSeconds) {
-      const tol = (key: string) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds });
-      await rest.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
-        body: {
-          metadata: { name, labels: { app } },
-          spec: {
-            nodeName: node,
-            containers: [{ name: 'c', image: 'example.invalid/app:1' }],
-            tolerations: [tol('node.kubernetes.io/unreachable'), tol('node.kubernetes.io/not-ready')],
-            terminationGracePeriodSeconds: 0,
-          },
-        },
-      });
-      const ip = `10.244.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-      const t = now();
-      await rest.request('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}/status`, {
-        contentType: 'application/merge-patch+json',
-        body: {
-          status: {
-            phase: 'Running',
-            podIP: ip,
-            podIPs: [{ ip }],
-            conditions: [
-              { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
-              { type: 'Initialized', status: 'True', lastTransitionTime: t },
-              { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
-              { type: 'Ready', status: 'True', lastTransitionTime: t },
-            ],
-          },
-        },
-      });
-    },
+    pod: (namespace, node, name, app, tolerationSeconds) =>
+      runningPod(rest, namespace, node, name, app, tolerationSeconds),
     async stop() {
       ac.abort();
       await loop;
@@ -327,5 +298,46 @@ export async function registerWebhooks(rest: KubeRest, dir: string, ports: numbe
   ]);
   await rest.request('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
     body: { metadata: { name: 'fedmesh-health' }, webhooks },
+  });
+}
+
+/** A pod bound to `node`, Running and Ready as its kubelet would report, tolerating the silence taints `tolerationSeconds`. */
+export async function runningPod(
+  rest: KubeRest,
+  namespace: string,
+  node: string,
+  name: string,
+  app: string,
+  tolerationSeconds: number,
+): Promise<void> {
+  const tol = (key: string) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds });
+  await rest.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
+    body: {
+      metadata: { name, labels: { app } },
+      spec: {
+        nodeName: node,
+        containers: [{ name: 'c', image: 'example.invalid/app:1' }],
+        tolerations: [tol('node.kubernetes.io/unreachable'), tol('node.kubernetes.io/not-ready')],
+        terminationGracePeriodSeconds: 0,
+      },
+    },
+  });
+  const ip = `10.244.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  const t = now();
+  await rest.request('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}/status`, {
+    contentType: 'application/merge-patch+json',
+    body: {
+      status: {
+        phase: 'Running',
+        podIP: ip,
+        podIPs: [{ ip }],
+        conditions: [
+          { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
+          { type: 'Initialized', status: 'True', lastTransitionTime: t },
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
+          { type: 'Ready', status: 'True', lastTransitionTime: t },
+        ],
+      },
+    },
   });
 }
