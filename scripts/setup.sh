@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A pkg_for=(
   [ip]=iproute2 [tc]=iproute2 [setpriv]=util-linux [openssl]=openssl [curl]=curl
   [keepalived]=keepalived [nft]=nftables [iptables]=iptables
-  [buildah]=buildah [mmdebstrap]=mmdebstrap
+  [buildah]=buildah [mmdebstrap]=mmdebstrap [dig]=bind9-dnsutils
 )
 missing=()
 for cmd in "${!pkg_for[@]}"; do

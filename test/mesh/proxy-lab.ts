@@ -12,7 +12,7 @@ import { issueCert } from '../../controlplane/certs.ts';
 import { startControlPlane } from '../../controlplane/index.ts';
 import { destinationRuleCrd } from '../../crds/destination-rule.ts';
 import type { Host } from '../../netlab/index.ts';
-import { createMeshLab, type MeshLab, type NodeName, until } from './harness.ts';
+import { createMeshLab, type MeshLab, type MeshProc, type NodeName, type TopologyInit, until } from './harness.ts';
 
 export const NS = 'proxy-demo';
 /** Service ports of the application protocols (PROTO_SERVER). */
@@ -134,6 +134,13 @@ export async function ask(
 
 export const nftTable = async (h: Host) => (await h.exec('nft', ['list', 'table', 'inet', 'fedmesh'])).code === 0;
 
+/** More of the agent's config: merged into `services`; `dns` and `relays` (names) as given. */
+export interface AgentExtra {
+  services?: { clusterDomain?: string };
+  dns?: object;
+  relays?: NodeName[];
+}
+
 export interface ProxyLab {
   m: MeshLab;
   rest: KubeRest;
@@ -151,7 +158,9 @@ export interface ProxyLab {
    * Starts `fedmesh mesh` on `node` with the services and proxy sections; tunnel.allow: the node's
    * LAN; `directCidrs`: endpoint addresses dialled directly. Resolves once the node started.
    */
-  agent(node: NodeName, directCidrs?: string[]): Promise<ManagedProcess>;
+  agent(node: NodeName, directCidrs?: string[], extra?: AgentExtra): Promise<ManagedProcess>;
+  /** The `fedmesh mesh` process last started on `node` by `agent`, or a relay (status, logs). */
+  mesh(node: NodeName): MeshProc;
   /** Waits until an answer from `h` comes from `id`. */
   reach(h: Host, id: string, timeoutMs?: number): Promise<void>;
 }
@@ -159,9 +168,12 @@ export interface ProxyLab {
 /** `t`: a test context, or anything with `after` (the benchmark's cleanup list). */
 export async function startProxyLab(
   t: Pick<TestContext, 'after'>,
-  opts: { crd?: boolean; nodes?: NodeName[] } = {},
+  opts: { crd?: boolean; nodes?: NodeName[]; relays?: NodeName[]; mapping?: TopologyInit['mapping'] } = {},
 ): Promise<ProxyLab> {
-  const m = await createMeshLab({ nodes: opts.nodes ?? ['r1', 'a1', 'b1'] });
+  const m = await createMeshLab({
+    nodes: opts.nodes ?? ['r1', 'a1', 'b1'],
+    ...(opts.mapping ? { mapping: opts.mapping } : {}),
+  });
   t.after(() => m.destroy());
   const root = await m.lab.attachRoot('pub', '198.18.0.254/24');
   const plane = await startControlPlane({ bindAddress: root.ip });
@@ -214,7 +226,9 @@ export async function startProxyLab(
     ],
   });
   let created = false;
-  await m.start('r1', { relays: ['r1'] });
+  const relays = opts.relays ?? ['r1'];
+  const procs = new Map<NodeName, MeshProc>();
+  for (const r of relays) procs.set(r, await m.start(r, { relays }));
   const lan = (n: NodeName) => `${m.addr(n).split('.').slice(0, 3).join('.')}.0/24`;
   return {
     m,
@@ -257,16 +271,23 @@ export async function startProxyLab(
         logFile: join(m.dir, `server-${address}.log`),
       });
     },
-    async agent(n, directCidrs) {
+    async agent(n, directCidrs, extra = {}) {
       const mp = await m.start(n, {
-        config: m.config(['r1'], {
+        config: m.config(extra.relays ?? relays, {
           tunnel: { allow: [lan(n)] },
-          services: { kubeconfig: plane.kubeconfigPath },
+          services: { kubeconfig: plane.kubeconfigPath, ...extra.services },
           proxy: directCidrs ? { directCidrs } : {},
+          ...(extra.dns ? { dns: extra.dns } : {}),
         }),
       });
+      procs.set(n, mp);
       t.after(() => mp.proc.stop('SIGTERM', 5000));
       return mp.proc;
+    },
+    mesh(n) {
+      const mp = procs.get(n);
+      if (!mp) throw new Error(`no agent started on ${n}`);
+      return mp;
     },
     async reach(h, id, timeoutMs = 60_000) {
       await until(
