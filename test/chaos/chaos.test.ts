@@ -16,10 +16,11 @@ const SEEDS = [1, 20261207];
 const FAULT_MS = 40_000;
 
 for (const seed of SEEDS) {
-  test(`chaos (CI-sized): seed ${seed}, ${FAULT_MS / 1000} s of faults; no overlapping guarded writes, every accepted report lands once and never older, every LC converges with no older version after a newer, every tunnel byte in order or a loud failure`, async () => {
+  test(`chaos (CI-sized): seed ${seed}, ${FAULT_MS / 1000} s of faults; no overlapping guarded writes, every accepted report lands once and never older, every LC converges with no older version after a newer, every tunnel byte in order or a loud failure`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), `fedmesh-chaos-${seed}-`));
     const s = await runChaos({ seed, durationMs: FAULT_MS, dir });
     const report = formatSummary(s);
+    for (const line of report.split('\n')) t.diagnostic(line);
     assert.ok(s.verdict.ok, report);
     assert.deepEqual(s.faultErrors, [], report);
     assert.ok(s.settleMs !== null, report);
