@@ -22,6 +22,7 @@ import {
   parseResource,
   validate,
 } from './index.ts';
+import { GATEWAY_FILE, VIRTUAL_SERVICE_FILE } from './istio-gateway.ts';
 
 const examples = loadExamples();
 const example = exampleObject;
@@ -39,7 +40,15 @@ test('the generated CRD YAML under crds/ is current', () => {
 test('every manifest under crds/ is a CustomResourceDefinition, so `kubectl apply -R -f crds/` installs only CRDs', () => {
   // What kubectl's recursive apply reads: .yaml, .yml and .json files in every subfolder.
   const files = readdirSync(CRD_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ya?ml|json)$/.test(f));
-  assert.deepEqual(files.sort(), [...KINDS.map((k) => `sedna.io_${k.plural}.yaml`), DESTINATION_RULE_FILE].sort());
+  assert.deepEqual(
+    files.sort(),
+    [
+      ...KINDS.map((k) => `sedna.io_${k.plural}.yaml`),
+      DESTINATION_RULE_FILE,
+      GATEWAY_FILE,
+      VIRTUAL_SERVICE_FILE,
+    ].sort(),
+  );
   for (const f of files) {
     const docs = loadAllYaml(readFileSync(join(CRD_DIR, f), 'utf8')) as Array<{ apiVersion?: string; kind?: string }>;
     assert.ok(docs.length > 0, `${f} has a document`);

@@ -1,6 +1,7 @@
 /**
  * Writes crds/sedna.io_<plural>.yaml for every kind from the TypeBox schemas, and the
- * DestinationRule CRD for clusters without Istio (destination-rule.ts).
+ * Istio CRDs fedmesh reads, for clusters without Istio: DestinationRule (destination-rule.ts),
+ * Gateway and VirtualService (istio-gateway.ts).
  *
  *   node crds/generate.ts           # (re)write the files
  *   node crds/generate.ts --check   # exit 1 and list the files that are stale, missing or unexpected
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { crdFileName, crdYaml } from './crd.ts';
 import { DESTINATION_RULE_FILE, destinationRuleYaml } from './destination-rule.ts';
+import { GATEWAY_FILE, gatewayYaml, VIRTUAL_SERVICE_FILE, virtualServiceYaml } from './istio-gateway.ts';
 import { KINDS } from './kinds.ts';
 
 /** Where the generated files live: next to this script. */
@@ -20,6 +22,8 @@ export function renderAll(): Map<string, string> {
   return new Map([
     ...KINDS.map((k): [string, string] => [crdFileName(k.kind), crdYaml(k.kind)]),
     [DESTINATION_RULE_FILE, destinationRuleYaml()],
+    [GATEWAY_FILE, gatewayYaml()],
+    [VIRTUAL_SERVICE_FILE, virtualServiceYaml()],
   ]);
 }
 
