@@ -3,7 +3,8 @@
  * `dig` against its node agent's DNS (a cluster domain other than cluster.local) and reaches the
  * backend in LAN B through the proxy — raw TCP, UDP, HTTP/1.1 keep-alive, h2c, TLS passthrough and
  * WebSocket. Then the same between two hosts of one LAN with the LAN's public segment cut: the
- * agents answer from the catalog they hold and tunnel directly (found by mDNS).
+ * agents answer from the catalog they hold and tunnel directly (found by mDNS). Bad input: a
+ * Service whose endpoints all vanish refuses (resets) its connections, others are still served.
  * Without `dig` (scripts/setup.sh installs bind9-dnsutils) the resolving step is skipped, said so
  * in the test's diagnostics, and the ClusterIP is used as is.
  *
@@ -48,7 +49,7 @@ async function resolve(t: TestContext, h: Host, ip: string): Promise<string> {
   return got[0] as string;
 }
 
-test('dig resolves the Service name against the node agent and the client in LAN A reaches the backend in LAN B over every protocol', async (t) => {
+test('dig resolves the Service name against the node agent and the client in LAN A reaches the backend in LAN B over every protocol; with all of its endpoints gone its connections are refused and the agent serves another Service', async (t) => {
   const p = await startProxyLab(t);
   const { m, ip } = p;
   const a1 = m.host('a1');
@@ -78,6 +79,42 @@ test('dig resolves the Service name against the node agent and the client in LAN
   assert.deepEqual(proto.h2, ['h2:/x', 'h2:/y']);
   assert.equal(proto.tls, 'tls:/t');
   assert.equal(proto.ws, 'ws:hi');
+
+  // Bad input: every endpoint of web vanishes. Its connections are refused or reset, its name
+  // still resolves, and the agent keeps serving another Service (api, same backend server).
+  const api = await p.rest.request<{ spec: { clusterIP: string } }>('POST', `/api/v1/namespaces/${NS}/services`, {
+    body: {
+      metadata: { name: 'api' },
+      spec: { ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 7000 }] },
+    },
+  });
+  await p.rest.request('POST', `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, {
+    body: {
+      metadata: { name: 'api-1', labels: { 'kubernetes.io/service-name': 'api' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [m.addr('b1')], nodeName: 'b1', conditions: { ready: true } }],
+      ports: [{ name: 'http', protocol: 'TCP', port: 7000 }],
+    },
+  });
+  await p.setEndpoints([]);
+  const refused = await until(
+    'web to have no endpoint',
+    async () => {
+      const [r] = await ask(a1, 'tcp', addr, 80, 'gone');
+      return r?.startsWith('ERR') ? r : undefined;
+    },
+    15_000,
+  );
+  assert.match(refused, /^ERR ECONN(RESET|REFUSED)$/);
+  const apiIp = api.spec.clusterIP;
+  await until(
+    'api to answer',
+    async () => ((await ask(a1, 'tcp', apiIp, 80, 'api'))[0] === 'b1:api0' ? true : undefined),
+    30_000,
+  );
+  assert.deepEqual(await ask(a1, 'tcp', apiIp, 80, 'x', 2), ['b1:x0', 'b1:x1'], 'the agent serves api');
+  assert.deepEqual(await ask(a1, 'tcp', addr, 80, 'y', 2), [refused, refused], 'web stays refused');
+  assert.deepEqual(await dig(t, a1, `api.${NS}.svc.${DOMAIN}`).then((r) => r ?? [apiIp]), [apiIp]);
 });
 
 test('with the public segment cut for two hosts of one LAN, dig still resolves and the proxy reaches the other host directly (mDNS)', async (t) => {
