@@ -131,8 +131,12 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse, c
   applyHeaderOps(out, dest.headers?.request);
 
   // The route's timeout covers the whole exchange; the client leaving ends it too.
+  // Only a client gone before the response ended aborts: aborting a finished exchange would
+  // destroy the upstream socket before it returns to the keep-alive pool.
   const ac = new AbortController();
-  res.once('close', () => ac.abort());
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
   const signal = d.route.timeoutMs ? AbortSignal.any([ac.signal, AbortSignal.timeout(d.route.timeoutMs)]) : ac.signal;
   const length = Number(req.headers['content-length'] ?? 0);
   const chunked = req.headers['transfer-encoding'] !== undefined;

@@ -119,6 +119,8 @@ export function createUpstreams(components: UpstreamComponents): Upstreams {
         timeout: CONNECT_TIMEOUT_MS,
       });
       out.on('socket', (s) => {
+        // Nagle would hold a request waiting for the previous ACK (delayed ACKs: tens of ms).
+        s.setNoDelay(true);
         if (!s.connecting) connected = true;
         else s.once('connect', () => (connected = true));
       });
