@@ -117,12 +117,13 @@ test('dig resolves the Service name against the node agent and the client in LAN
   assert.deepEqual(await dig(t, a1, `api.${NS}.svc.${DOMAIN}`).then((r) => r ?? [apiIp]), [apiIp]);
 });
 
-test('with the public segment cut for two hosts of one LAN, dig still resolves and the proxy reaches the other host directly (mDNS)', async (t) => {
+test('with the public segment cut for two hosts of one LAN, dig still resolves and the proxy reaches the other host directly over every protocol (mDNS)', async (t) => {
   const p = await startProxyLab(t, { nodes: ['r1', 'a1', 'a2'] });
   const { m, ip } = p;
   const a1 = m.host('a1');
   await p.setEndpoints([['a2']]);
   p.server('a2', m.addr('a2'), 'a2');
+  await p.protoServers('a2');
   await p.agent('a2');
   await p.agent('a1', undefined, { services: { clusterDomain: DOMAIN }, dns: DNS });
   await until(
@@ -146,6 +147,18 @@ test('with the public segment cut for two hosts of one LAN, dig still resolves a
   const addr = await resolve(t, a1, ip);
   assert.deepEqual(await ask(a1, 'tcp', addr, 80, 'cut', 3), ['a2:cut0', 'a2:cut1', 'a2:cut2']);
   assert.deepEqual(await ask(a1, 'udp', addr, 53, 'u', 2), ['a2:u0', 'a2:u1']);
+  const proto = await until(
+    'the protocol servers to answer',
+    async () => {
+      const r = await askProtocols(a1, addr, p.caFile);
+      return r.error ? undefined : r;
+    },
+    15_000,
+  );
+  assert.equal((proto.http as string[]).length, 3, JSON.stringify(proto));
+  assert.deepEqual(proto.h2, ['h2:/x', 'h2:/y']);
+  assert.equal(proto.tls, 'tls:/t');
+  assert.equal(proto.ws, 'ws:hi');
   const peer = (await p.mesh('a1').status()).peers.find((x) => x.node === 'a2');
   assert.equal(peer?.route, 'direct', `a2 reached directly: ${JSON.stringify(peer)}`);
 });
