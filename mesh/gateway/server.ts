@@ -21,6 +21,7 @@ import type { GatewayMetrics } from './metrics.ts';
 import type { Headers } from './model.ts';
 import { decide } from './router.ts';
 import type { RoutingTable } from './routes.ts';
+import { handleUpgrade } from './upgrade.ts';
 import type { Upstreams } from './upstream.ts';
 
 export interface ListenerComponents {
@@ -48,6 +49,12 @@ export function createListener(port: number, c: ListenerComponents): Server {
       c.log.error({ err }, 'request failed');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, early: Buffer) => {
+    handleUpgrade(port, req, socket, early, c).catch((err) => {
+      c.log.error({ err }, 'upgrade failed');
+      socket.destroy();
     });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -41,8 +41,18 @@ export interface UpstreamResult {
   attempts: number;
 }
 
+export interface UpstreamTarget {
+  id: string;
+  host: string;
+  port: number;
+  /** The attempt failed to connect: the endpoint is the last choice for a while. */
+  failed(): void;
+}
+
 export interface Upstreams {
   exchange(route: Route, dest: Destination, req: UpstreamRequest): Promise<UpstreamResult>;
+  /** The destination's endpoints in the order to try them (upgrades dial their own connection). */
+  endpoints(dest: Destination, clientIp: string, headers: OutgoingHttpHeaders): UpstreamTarget[];
   close(): void;
 }
 
@@ -140,6 +150,13 @@ export function createUpstreams(components: UpstreamComponents): Upstreams {
   }
 
   return {
+    endpoints: (dest, clientIp, headers) =>
+      candidates(dest, clientIp, headers).map((t) => ({
+        id: t.id,
+        host: t.host,
+        port: t.port,
+        failed: () => void failedAt.set(t.id, performance.now()),
+      })),
     async exchange(route, dest, req) {
       const tried = candidates(dest, req.clientIp, req.headers);
       if (!tried.length) return { failure: 'no-endpoint', attempts: 0 };
