@@ -15,6 +15,7 @@ import { limitsFromFlags, listenerLimitFlags } from '../../common/net/flags.ts';
 import { DEFAULT_HTTP_LIMITS } from '../../common/net/guard.ts';
 import { createDestinationRules } from '../proxy/index.ts';
 import { createServiceCatalog } from '../services/index.ts';
+import { eventPoster } from './events.ts';
 import { createGateway, istioVersion, listerWatchersFor } from './gateway.ts';
 import { validHost } from './hosts.ts';
 import { buildGatewayServer } from './http.ts';
@@ -114,6 +115,7 @@ export const gatewayCommand = command({
           ...(rules ? { policyFor: (ns: string, name: string, port: number) => rules.policyFor(ns, name, port) } : {}),
           log,
           registry,
+          onStatus: eventPoster(rest, `networking.istio.io/${version}`, node, log),
         },
       );
       const http = f['http-listen']

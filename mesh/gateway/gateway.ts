@@ -63,6 +63,8 @@ export interface GatewayComponents {
   policyFor?(namespace: string, name: string, port: number): { policy: LbPolicy } | undefined;
   log: Logger;
   registry?: Registry;
+  /** Called when an object's outcome changes (events.ts posts it as an Event). */
+  onStatus?(status: ObjectStatus, uid: string | undefined): void;
 }
 
 export interface IngressGateway {
@@ -154,6 +156,7 @@ export function createGateway(init: GatewayInit, c: GatewayComponents): IngressG
       const fields = { kind: s.kind, namespace: s.namespace, name: s.name, accepted: s.accepted, issues: s.issues };
       if (s.issues.length) log.warn(fields, s.accepted ? 'object served with issues' : 'object refused');
       else log.info(fields, 'object accepted');
+      c.onStatus?.(s, (s.kind === 'Gateway' ? gws : vss).get(s.namespace, s.name)?.metadata.uid);
     }
     for (const k of reported.keys()) if (!seen.has(k)) reported.delete(k);
   }

@@ -203,6 +203,20 @@ test('fedmesh gateway serves Gateways and VirtualServices from the API server to
   );
   assert.deepEqual([of('nowhere')?.accepted, of('nowhere')?.issues[0]?.reason], [true, 'UnknownHost']);
 
+  // The outcome as an Event on the object (kubectl describe shows it).
+  const events = await until('the Event of the refused VirtualService', async () => {
+    const list = await rest.request<{
+      items: { involvedObject: { name: string; kind: string }; reason: string; type: string }[];
+    }>('GET', `/api/v1/namespaces/${ns}/events`);
+    const e = list.items.find((i) => i.involvedObject.name === 'broken');
+    return e ? list.items : undefined;
+  });
+  assert.deepEqual(
+    events.filter((e) => e.involvedObject.name === 'broken').map((e) => [e.involvedObject.kind, e.type, e.reason]),
+    [['VirtualService', 'Warning', 'InvalidRegex']],
+  );
+  assert.ok(events.some((e) => e.involvedObject.name === 'edge' && e.reason === 'Accepted'));
+
   // A change through the API is served without a restart.
   const cur = await rest.request<{ metadata: { resourceVersion: string }; spec: object }>(
     'GET',
