@@ -138,3 +138,11 @@ export const SERVICE_ATTEMPT_TIMEOUT_MS = 3_000;
 export const SERVICE_FAILURE_PENALTY_MS = 30_000;
 /** Providers tried for one connection before it fails (bounds the cost of a mesh full of stale ones). */
 export const SERVICE_MAX_ATTEMPTS = 8;
+/**
+ * Inbound connections libp2p accepts from one remote host per second (its default is 5). An edge
+ * site is many nodes behind one NAT address, and after a relay dies or a PSK retires they all
+ * reconnect to the same relay within a second: at 5 the sixth is reset on accept and waits for
+ * its backoff (found by the PSK rotation test, whose nodes all dial from 127.0.0.1). 200 covers a
+ * large site; a host past it is still throttled, and `maxConnections` bounds the total.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_S = 200;

@@ -21,6 +21,7 @@ import { createLibp2p } from 'libp2p';
 import {
   DHT_PROTOCOL,
   DHT_RECORD_NAMESPACE,
+  INBOUND_CONNECTIONS_PER_HOST_PER_S,
   MDNS_SERVICE_TAG,
   RELAY_MAX_CIRCUITS,
   RELAY_MAX_RESERVATIONS,
@@ -133,7 +134,7 @@ export async function buildLibp2p(init: Libp2pInit) {
       denyInboundRelayReservation: async () => !init.isRelay(),
       denyOutboundRelayedConnection: async () => !init.isRelay(),
     },
-    connectionManager: { maxConnections: 2048 },
+    connectionManager: { maxConnections: 2048, inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_S },
     peerDiscovery: init.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: init.mdnsIntervalMs ?? 2_000 })] : [],
     services: {
       identify: identify(),
