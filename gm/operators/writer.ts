@@ -106,6 +106,26 @@ export function createWriter(c: WriterComponents): Writer {
   const guarded = <T>(signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>) =>
     guard.write((term) => fn(AbortSignal.any([term, signal])));
   const ns = (o: KubeObject) => o.metadata.namespace ?? '';
+  // Labels and annotations are merge-patched the same way; `verb` names the write in the metrics.
+  const patchMetadata = async (
+    resource: ResourceType,
+    obj: KubeObject,
+    metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+    verb: string,
+    signal: AbortSignal,
+  ) => {
+    const out = await guarded(signal, (s) =>
+      rest.request<KubeObject>('PATCH', objectPath(resource, ns(obj), obj.metadata.name), {
+        body: { metadata },
+        contentType: 'application/merge-patch+json',
+        query: { fieldManager: FIELD_MANAGER },
+        signal: s,
+        beforeSend: fence,
+      }),
+    );
+    count(verb, resource);
+    return out;
+  };
 
   return {
     async apply(resource, desired, current, signal) {
@@ -159,32 +179,9 @@ export function createWriter(c: WriterComponents): Writer {
       count('status', resource);
       return out;
     },
-    async patchAnnotations(resource, obj, annotations, signal) {
-      const out = await guarded(signal, (s) =>
-        rest.request<KubeObject>('PATCH', objectPath(resource, ns(obj), obj.metadata.name), {
-          body: { metadata: { annotations } },
-          contentType: 'application/merge-patch+json',
-          query: { fieldManager: FIELD_MANAGER },
-          signal: s,
-          beforeSend: fence,
-        }),
-      );
-      count('annotate', resource);
-      return out;
-    },
-    async patchLabels(resource, obj, labels, signal) {
-      const out = await guarded(signal, (s) =>
-        rest.request<KubeObject>('PATCH', objectPath(resource, ns(obj), obj.metadata.name), {
-          body: { metadata: { labels } },
-          contentType: 'application/merge-patch+json',
-          query: { fieldManager: FIELD_MANAGER },
-          signal: s,
-          beforeSend: fence,
-        }),
-      );
-      count('label', resource);
-      return out;
-    },
+    patchAnnotations: (resource, obj, annotations, signal) =>
+      patchMetadata(resource, obj, { annotations }, 'annotate', signal),
+    patchLabels: (resource, obj, labels, signal) => patchMetadata(resource, obj, { labels }, 'label', signal),
     async delete(resource, obj, signal) {
       try {
         await guarded(signal, (s) =>
