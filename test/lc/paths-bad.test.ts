@@ -220,5 +220,6 @@ test('a wrong edge-API credential: a clear error in the status and the logs, the
   await until('the change arrived', 15_000, async () =>
     (await lc.objects()).some((o) => o.name === 'ds' && Number(o.resourceVersion) > Number(before[0]?.resourceVersion)),
   );
-  assert.equal((await lc.status()).outboxReports, 0);
+  // The API shows the report before its ack is back at the LC: wait for the ack, not for a moment.
+  await until('the outbox emptied by the ack', 15_000, async () => (await lc.status()).outboxReports === 0);
 });
