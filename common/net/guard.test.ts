@@ -15,6 +15,13 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
+/** Connects from `source`: other sources are other loopback addresses bound as the local end. */
+async function connectFrom(port: number, source: string): Promise<Socket> {
+  const s = connect({ port, host: '127.0.0.1', localAddress: source });
+  await once(s, 'connect');
+  return s;
+}
+
 /** Resolves when the peer closed the connection (or it failed), with the bytes it sent. */
 function closedBy(sock: Socket): Promise<string> {
   let data = '';
@@ -43,12 +50,7 @@ test('connections beyond the per-source and total limits are closed at accept an
     for (const s of held) s.destroy();
     server.close();
   });
-  // Other sources are other loopback addresses bound as the local end.
-  const open = async (source: string) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress: source });
-    await once(s, 'connect');
-    return s;
-  };
+  const open = (source: string) => connectFrom(port, source);
   const a = await open('127.0.0.1');
   const b = await open('127.0.0.1');
   const c = await open('127.0.0.1');
@@ -142,11 +144,7 @@ test('an exempt source (a local proxy such as the mesh sidecar) counts only towa
     for (const s of held) s.destroy();
     server.close();
   });
-  const open = async (source: string) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress: source });
-    await once(s, 'connect');
-    return s;
-  };
+  const open = (source: string) => connectFrom(port, source);
   const exempt = [await open('127.0.0.1'), await open('127.0.0.1'), await open('127.0.0.1')];
   const other = await open('127.0.0.2');
   assert.equal(await closedBy(await open('127.0.0.2')), '', 'other sources keep their per-source limit');
